@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine: `make quickstart` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is pinned through constraints.txt so pip never pulls a multi-GB CUDA build on a CPU box.
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: quickstart test lint format install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: reinstall only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[text]"
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) -e ".[text,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+quickstart: install
+	$(BIN)/trainforge train examples/breast_cancer.yaml --output runs/quickstart --overwrite
+	@echo "Predictions of the saved package for 5 rows:"
+	$(BIN)/trainforge predict runs/quickstart/model sklearn:breast_cancer --limit 5
+	@echo "Report: open runs/quickstart/report.html in a browser."
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy src/trainforge
+
+format: install-dev
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""trainforge: from data to a trained, evaluated, packaged and servable model in one config.
+
+    import trainforge
+    run = trainforge.train("examples/breast_cancer.yaml")
+    model = trainforge.load(run.model_dir)
+    model.predict(rows)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "load", "train"]
+
+if TYPE_CHECKING:
+    from trainforge.pipeline import Run
+    from trainforge.predict import Model
+
+
+def train(config: Any, **kwargs: Any) -> Run:
+    """Train, evaluate and package a model; see `trainforge.pipeline.train`."""
+    from trainforge.pipeline import train as _train
+
+    return _train(config, **kwargs)
+
+
+def load(path: Any) -> Model:
+    """Load a model package; see `trainforge.predict.load`."""
+    from trainforge.predict import load as _load
+
+    return _load(path)

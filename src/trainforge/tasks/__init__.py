@@ -1,0 +1,29 @@
+"""Tasks: what differs per task on the target side (labels, head size, loss, metrics, outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainforge.config import ExperimentConfig
+from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.regression import RegressionTarget
+
+Target = ClassificationTarget | RegressionTarget
+
+
+def make_target(config: ExperimentConfig) -> Target:
+    """The (unfitted) target handler for the config's task."""
+    if config.is_classification:
+        return ClassificationTarget(
+            config.data.label_column,
+            loss=config.loss,
+            class_weight=config.train.class_weight,
+            label_smoothing=config.train.label_smoothing,
+        )
+    return RegressionTarget(config.data.label_column, loss=config.loss)
+
+
+def target_from_state(state: dict[str, Any]) -> Target:
+    """Rebuild a fitted target from its saved state."""
+    kinds = {"classification": ClassificationTarget, "regression": RegressionTarget}
+    return kinds[state["kind"]].from_state(state)

@@ -1,0 +1,172 @@
+"""Classification targets: label map, head size, loss, probabilities, metrics, decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainforge.data.readers import row_place
+from trainforge.errors import ConfigError, DataError, format_choices
+
+
+class ClassificationTarget:
+    """What a classification task adds on top of the inputs: labels in, class scores out.
+
+    Args:
+        column: the label column.
+        loss: "cross_entropy" (k logits, softmax) or "bce" (binary only: one logit, sigmoid).
+        class_weight: "balanced" weighs the loss by inverse class frequency.
+        label_smoothing: for cross_entropy.
+    """
+
+    kind = "classification"
+
+    def __init__(
+        self,
+        column: str,
+        loss: str = "cross_entropy",
+        class_weight: str = "none",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        self.column = column
+        self.loss = loss
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+
+    # --- learned state ----------------------------------------------------------------------
+
+    def fit(self, frame: pd.DataFrame) -> ClassificationTarget:
+        """Learn the label set (sorted) and class weights from training rows; returns self."""
+        labels = frame[self.column].astype(str)
+        counts = labels.value_counts()
+        if len(counts) < 2:
+            raise DataError(
+                f"the label column {self.column!r} holds one class only "
+                f"({counts.index[0]!r}); a classifier needs at least two",
+                where=str(frame.attrs.get("source", "data")),
+                fix="Check data.label_column, or add rows of the other classes",
+            )
+        if self.loss == "bce" and len(counts) != 2:
+            raise ConfigError(
+                f"train.loss 'bce' needs exactly 2 classes; {self.column!r} has {len(counts)}",
+                where="train.loss",
+                fix="Use train.loss: cross_entropy (or auto) for more than two classes",
+            )
+        self.labels_: list[str] = sorted(counts.index.tolist())
+        frequencies = np.array([counts[label] for label in self.labels_], dtype=np.float64)
+        self.class_weights_: list[float] | None = (
+            (frequencies.sum() / (len(frequencies) * frequencies)).tolist()
+            if self.class_weight == "balanced"
+            else None
+        )
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "column": self.column,
+            "loss": self.loss,
+            "labels": self.labels_,
+            "class_weights": self.class_weights_,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ClassificationTarget:
+        target = cls(state["column"], state["loss"], label_smoothing=state["label_smoothing"])
+        target.labels_ = state["labels"]
+        target.class_weights_ = state["class_weights"]
+        return target
+
+    # --- data ---------------------------------------------------------------------------------
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.loss == "bce" else len(self.labels_)
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Label indices for the frame's label column; unseen labels are an error."""
+        index = {label: i for i, label in enumerate(self.labels_)}
+        labels = frame[self.column].astype(str)
+        unseen = ~labels.isin(index)
+        if unseen.any():
+            row = frame.index[unseen.to_numpy()][0]
+            raise DataError(
+                f"label {labels.loc[row]!r} was not in the training data "
+                f"(known: {format_choices(self.labels_)})",
+                where=row_place(frame, row),
+                fix="Fix the label, or add examples of it to the training data",
+            )
+        return labels.map(index).to_numpy(dtype=np.int64)
+
+    # --- model outputs ------------------------------------------------------------------------
+
+    def loss_fn(self) -> Any:
+        """A callable (logits, targets) -> scalar loss."""
+        import torch
+        from torch import nn
+
+        if self.loss == "bce":
+            pos_weight = None
+            if self.class_weights_ is not None:
+                pos_weight = torch.tensor([self.class_weights_[1] / self.class_weights_[0]])
+            bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+            return lambda logits, y: bce(logits.squeeze(-1), y.float())
+        weight = (
+            torch.tensor(self.class_weights_, dtype=torch.float32)
+            if self.class_weights_ is not None
+            else None
+        )
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=self.label_smoothing)
+
+    def probabilities(self, logits: Any) -> Any:
+        """Class probabilities (n, k) from raw model outputs (a torch tensor)."""
+        import torch
+
+        if self.loss == "bce":
+            positive = torch.sigmoid(logits.float()).reshape(-1, 1)
+            return torch.cat([1 - positive, positive], dim=1)
+        return torch.softmax(logits.float(), dim=-1)
+
+    def metric_collection(self) -> Any:
+        """torchmetrics logged each validation epoch (accumulated batch by batch)."""
+        from torchmetrics import MetricCollection
+        from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+        k = len(self.labels_)
+        return MetricCollection(
+            {
+                "accuracy": MulticlassAccuracy(num_classes=k, average="micro"),
+                "f1_macro": MulticlassF1Score(num_classes=k, average="macro"),
+            }
+        )
+
+    def rescale_metric(self, name: str, value: float) -> float:
+        """Classification metrics need no rescaling (same interface as regression)."""
+        return value
+
+    def metrics(self, y_true: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        """Full evaluation metrics from labels and probabilities."""
+        from trainforge.evaluation import classification_metrics
+
+        return classification_metrics(y_true, output, self.labels_)
+
+    def decode(self, output: np.ndarray) -> list[dict[str, Any]]:
+        """One prediction per row: label, its probability, and every class's probability."""
+        best = output.argmax(axis=1)
+        return [
+            {
+                "label": self.labels_[b],
+                "score": round(float(row[b]), 6),
+                "probabilities": {
+                    label: round(float(p), 6) for label, p in zip(self.labels_, row, strict=True)
+                },
+            }
+            for b, row in zip(best, output, strict=True)
+        ]
+
+    def display_labels(self) -> Sequence[str] | None:
+        return self.labels_

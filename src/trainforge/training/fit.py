@@ -1,0 +1,142 @@
+"""How to run training: assemble Lightning's Trainer with our callbacks and fit a module."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from trainforge.config import TrainConfig
+from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
+from trainforge.training.module import TrainingModule
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What training produced besides the weights (left in the module)."""
+
+    history: list[dict[str, float]]
+    train_time_s: float
+    samples_per_second: float
+    epochs_run: int
+    best_epoch: int | None
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's banner lines and hardware tips out of the user's console."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+
+
+def fit(
+    module: TrainingModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader | None,
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> FitResult:
+    """Train `module`; checkpoints go to `run_dir/checkpoints`, CSV logs to `run_dir/logs`.
+
+    Args:
+        module: the LightningModule to train (its weights are updated in place).
+        train_loader: training batches (dicts with "labels").
+        val_loader: validation batches, or None to train without validation.
+        cfg: the `train` config section.
+        run_dir: the run folder.
+        resume: continue from `run_dir/checkpoints/last.ckpt`.
+        progress: show a progress bar.
+    """
+    quiet_lightning()
+    checkpoint_dir = run_dir / CHECKPOINTS
+    throughput, history = ThroughputMonitor(), HistoryRecorder()
+    callbacks: list[L.Callback] = [EpochSeeder(cfg.seed), throughput, history]
+    monitor, mode = module.monitor, "min"
+    if cfg.early_stopping is not None and val_loader is not None:
+        mode = cfg.early_stopping.resolved_mode
+        callbacks.append(
+            L.pytorch.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=cfg.early_stopping.patience,
+                mode=mode,
+                min_delta=cfg.early_stopping.min_delta,
+                check_on_train_epoch_end=True,
+            )
+        )
+    best = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    callbacks.append(best)
+    if progress:
+        callbacks.append(_EpochBar())
+    steps = len(train_loader)
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        accelerator=cfg.accelerator,
+        devices=1,
+        gradient_clip_val=cfg.gradient_clip,
+        deterministic=True if cfg.accelerator == "cpu" else "warn",
+        callbacks=callbacks,
+        logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs", version=""),
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        log_every_n_steps=max(1, min(50, steps)),
+        limit_val_batches=1.0 if val_loader is not None else 0,
+    )
+    last = checkpoint_dir / "last.ckpt"
+    trainer.fit(
+        module,
+        train_dataloaders=train_loader,
+        val_dataloaders=val_loader,
+        ckpt_path=str(last) if resume and last.is_file() else None,
+    )
+    best_epoch = None
+    if cfg.restore_best and best.best_model_path:
+        # weights_only: a checkpoint is data, never code.
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+        best_epoch = int(state["epoch"]) + 1
+    return FitResult(
+        history=history.history,
+        train_time_s=throughput.fit_seconds,
+        samples_per_second=throughput.samples_per_second,
+        epochs_run=trainer.current_epoch,
+        best_epoch=best_epoch,
+    )
+
+
+class _EpochBar(L.pytorch.callbacks.TQDMProgressBar):
+    """One progress line for training; validation bars would double the noise for no news."""
+
+    def init_validation_tqdm(self) -> Any:
+        bar = super().init_validation_tqdm()
+        bar.disable = True
+        return bar
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Drop the checkpoints of a finished run: the package holds the weights."""
+    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)

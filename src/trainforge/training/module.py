@@ -1,0 +1,74 @@
+"""The LightningModule: what to compute (loss, metrics, optimiser); the Trainer runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from trainforge.config import TrainConfig
+from trainforge.training.optim import build_optimizer, build_scheduler, parameter_groups
+
+
+class TrainingModule(L.LightningModule):
+    """Wraps any network whose forward takes the batch's inputs as keyword arguments.
+
+    Batches are dicts; the key "labels" holds targets and every other key is passed to the
+    network. The target handler supplies the loss, the metrics and the output transform.
+
+    Args:
+        net: the network (MLP, transformer classifier, ...).
+        target: a fitted target handler from `trainforge.tasks`.
+        cfg: the `train` config section.
+        monitor: the metric a plateau schedule watches.
+    """
+
+    def __init__(
+        self, net: nn.Module, target: Any, cfg: TrainConfig, monitor: str = "val_loss"
+    ) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.net = net
+        self.target = target
+        self.cfg = cfg
+        self.loss_fn = target.loss_fn()
+        self.val_metrics = target.metric_collection()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(**{k: v for k, v in batch.items() if k != "labels"})
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning restores each sub-module's own mode; a backbone loaded in eval mode would
+        # keep dropout off for the whole run without this.
+        self.net.train()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.loss_fn(self(batch), batch["labels"])
+        if self.cfg.l1 > 0:
+            loss = loss + self.cfg.l1 * sum(
+                p.abs().sum() for p in self.net.parameters() if p.requires_grad and p.ndim >= 2
+            )
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        output = self(batch)
+        loss = self.loss_fn(output, batch["labels"])
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
+        self.val_metrics.update(self.target.probabilities(output), batch["labels"])
+
+    def on_validation_epoch_end(self) -> None:
+        for name, value in self.val_metrics.compute().items():
+            self.log(f"val_{name}", self.target.rescale_metric(name, float(value)))
+        self.val_metrics.reset()
+
+    def configure_optimizers(self) -> Any:
+        groups = parameter_groups(self.net, self.cfg.weight_decay)
+        optimizer = build_optimizer(groups, self.cfg, self.device)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = build_scheduler(optimizer, self.cfg, total, self.monitor)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
