@@ -5,6 +5,7 @@ Everything downstream receives frozen, typed config objects and never re-checks 
 
 from __future__ import annotations
 
+import copy
 import re
 import types
 import typing
@@ -176,7 +177,7 @@ class ExperimentConfig(_Section):
             if monitor not in allowed:
                 raise ValueError(
                     f"train.early_stopping.monitor {monitor!r} is not a logged metric; "
-                    f"use one of {format_choices(allowed)}{did_you_mean(monitor, allowed)}"
+                    f"use one of {format_choices(allowed)}.{did_you_mean(monitor, allowed)}"
                 )
         return self
 
@@ -205,7 +206,8 @@ def load_config(
         5
     """
     if isinstance(source, dict):
-        raw, text, where = dict(source), None, "config"
+        # A deep copy: overrides must not change the caller's nested dicts.
+        raw, text, where = copy.deepcopy(source), None, "config"
     else:
         path = Path(source)
         if not path.is_file():
@@ -214,8 +216,17 @@ def load_config(
                 where=str(path),
                 fix="Check the path; example configs are in the examples/ folder",
             )
-        text = path.read_text(encoding="utf-8")
         where = str(path)
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"is not UTF-8 text ({exc.reason})",
+                where=f"{where} line {line}",
+                fix="Re-save the config as UTF-8",
+            ) from None
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -252,16 +263,28 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         )
     node = raw
     parts = key.strip().split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
+    for depth, part in enumerate(parts[:-1]):
+        if node.get(part) is None:  # absent, or an empty section such as a bare `train:`
+            node[part] = {}
+        child = node[part]
         if not isinstance(child, dict):
+            section = ".".join(parts[: depth + 1])
             raise ConfigError(
-                f"cannot set {key!r}: {part!r} holds a value, not a section",
+                f"cannot set {key!r}: {section!r} holds a value, not a section",
                 where="--set",
-                fix="Override the whole value instead, e.g. --set " + f"{part}=...",
+                fix=f"Override the whole value instead, e.g. --set {section}=...",
             )
         node = child
-    node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    try:
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"the value {value!r} of {key.strip()!r} is not valid YAML "
+            f"({getattr(exc, 'problem', exc)})",
+            where="--set",
+            fix="Close brackets and quotes, e.g. --set model.hidden_sizes=[8,4] or "
+            "--set name='my run'",
+        ) from None
 
 
 def _config_error(exc: ValidationError, where: str, text: str | None) -> ConfigError:

@@ -32,7 +32,11 @@ class TrainforgeError(Exception):
         parts = [f"{self.where}: {self.what}" if self.where else self.what]
         if self.fix:
             parts.append(self.fix)
-        text = " ".join(p if p.endswith((".", "?", "!")) else p + "." for p in parts)
+        text = ""
+        for part in parts:
+            part = part if part.endswith((".", "?", "!")) else part + "."
+            # A fix that starts on its own line gets no space before it (no trailing blanks).
+            text += part if not text or part.startswith("\n") else " " + part
         return text
 
 

@@ -8,6 +8,7 @@ point at the exact file line of a bad value (see `row_place`).
 from __future__ import annotations
 
 import json
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,10 @@ def row_place(frame: pd.DataFrame, row: Any) -> str:
     """Where a row of `frame` lives in its source, e.g. "train.csv line 7"."""
     source = frame.attrs.get("source", "data")
     first_line = frame.attrs.get("first_line")
-    if first_line is None or not isinstance(row, int):
+    # Index labels are numpy integers after a split or a mask: they count as rows too.
+    if first_line is None or not isinstance(row, numbers.Integral) or isinstance(row, bool):
         return f"{source} row {row}"
-    return f"{source} line {row + first_line}"
+    return f"{source} line {int(row) + first_line}"
 
 
 def _missing_file_fix(path: Path) -> str:
@@ -78,21 +80,26 @@ def _missing_file_fix(path: Path) -> str:
     return ("Check the path." + hint) if hint else "Check the path (relative to where you run)"
 
 
-def _decode_error_place(path: Path, encoding: str, exc: UnicodeDecodeError) -> str:
-    # pandas reports no line for decode errors; find the first bad byte ourselves.
+def _decode_error_place(path: Path, encoding: str, exc: UnicodeDecodeError) -> tuple[str, str]:
+    """(place, reason) of the first undecodable byte.
+
+    pandas decodes in chunks and reports no line (and, at a chunk's end, another reason), so
+    decode the whole file again to find the first bad byte.
+    """
     data = path.read_bytes()
     try:
         data.decode(encoding)
-        return str(path)
+        return str(path), exc.reason
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        return f"{path} line {line} (byte {err.start})"
+        return f"{path} line {line} (byte {err.start})", err.reason
 
 
 def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
+    place, reason = _decode_error_place(path, encoding, exc)
     return DataError(
-        f"is not valid {encoding} text ({exc.reason})",
-        where=_decode_error_place(path, encoding, exc),
+        f"is not valid {encoding} text ({reason})",
+        where=place,
         fix="Re-save the file as UTF-8, or set data.encoding to the file's encoding "
         "(e.g. --set data.encoding=latin-1)",
     )
@@ -104,11 +111,7 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> pd.DataFrame:
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
     except LookupError:
-        raise DataError(
-            f"unknown text encoding {encoding!r}",
-            where="data.encoding",
-            fix="Use a Python codec name such as 'utf-8', 'latin-1' or 'cp1252'",
-        ) from None
+        raise _unknown_encoding(encoding) from None
     except pd.errors.EmptyDataError:
         raise DataError(
             "is empty", where=str(path), fix="Point the config at a file with a header and rows"
@@ -121,6 +124,14 @@ def _read_delimited(path: Path, sep: str, encoding: str) -> pd.DataFrame:
         ) from None
 
 
+def _unknown_encoding(encoding: str) -> DataError:
+    return DataError(
+        f"unknown text encoding {encoding!r}",
+        where="data.encoding",
+        fix="Use a Python codec name such as 'utf-8', 'latin-1' or 'cp1252'",
+    )
+
+
 def _read_jsonl(path: Path, encoding: str) -> pd.DataFrame:
     records = []
     try:
@@ -129,7 +140,8 @@ def _read_jsonl(path: Path, encoding: str) -> pd.DataFrame:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    # Without its newline, so the column of an error is on this line.
+                    record = json.loads(line.rstrip("\r\n"))
                 except json.JSONDecodeError as exc:
                     raise DataError(
                         f"not valid JSON ({exc.msg} at column {exc.colno})",
@@ -145,6 +157,8 @@ def _read_jsonl(path: Path, encoding: str) -> pd.DataFrame:
                 records.append(record)
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
+    except LookupError:
+        raise _unknown_encoding(encoding) from None
     return pd.DataFrame.from_records(records)
 
 

@@ -13,8 +13,8 @@ class ArrayDataset(Dataset[dict[str, torch.Tensor]]):
     """Rows of a feature matrix with their labels, as {"features", "labels"} dicts."""
 
     def __init__(self, features: np.ndarray, labels: np.ndarray) -> None:
-        self.features = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-        self.labels = torch.from_numpy(np.ascontiguousarray(labels))
+        self.features = torch.tensor(features, dtype=torch.float32)
+        self.labels = torch.tensor(np.asarray(labels))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -29,4 +29,7 @@ def tensor_loader(
     """Batches in order, or shuffled per epoch from `shuffle_seed` (reproducible on resume)."""
     dataset = ArrayDataset(features, labels)
     sampler = EpochShuffleSampler(len(dataset), shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    # A loader-owned generator: otherwise creating each epoch's iterator draws from the global
+    # RNG, and dropout masks after a resume would differ from an uninterrupted run.
+    generator = torch.Generator().manual_seed(shuffle_seed or 0)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, generator=generator)

@@ -37,6 +37,7 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
 
 
@@ -99,7 +100,8 @@ def fit(
         gradient_clip_val=cfg.gradient_clip,
         deterministic=True if cfg.accelerator == "cpu" else "warn",
         callbacks=callbacks,
-        logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs", version=""),
+        # A new logs/version_N per session: a resumed run keeps the earlier session's rows.
+        logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs"),
         num_sanity_val_steps=0,
         enable_model_summary=False,
         enable_progress_bar=progress,
