@@ -23,7 +23,7 @@ FRAME = pd.DataFrame(
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
-    suffix = path.suffix
+    suffix = path.suffix.lower()
     if suffix == ".csv":
         frame.to_csv(path, index=False)
     elif suffix == ".tsv":
@@ -51,8 +51,6 @@ def _write(frame: pd.DataFrame, path: Path) -> Path:
 )
 def test_round_trip(tmp_path: Path, name: str, first_line: int | None) -> None:
     path = _write(FRAME, tmp_path / name)
-    if name == "DATA.CSV":  # pandas picks the writer by argument, not suffix
-        FRAME.to_csv(path, index=False)
 
     frame = read_table(str(path))
 
