@@ -98,7 +98,12 @@ def test_early_stopping_auto_mode_follows_the_metric(monitor: str, mode: str) ->
 def test_overrides_parse_values_as_yaml(tmp_path: Path) -> None:
     config = load_config(
         _write(tmp_path, EXPERIMENT_YAML),
-        ["train.epochs=5", "model.hidden_sizes=[8,4]", "train.lr=1e-2", "data.split.stratify=false"],
+        [
+            "train.epochs=5",
+            "model.hidden_sizes=[8,4]",
+            "train.lr=1e-2",
+            "data.split.stratify=false",
+        ],
     )
     assert config.train.epochs == 5
     assert config.model.hidden_sizes == [8, 4]
@@ -212,14 +217,17 @@ def test_unknown_key_names_key_line_and_closest_name(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_key_lists_the_sections(tmp_path: Path) -> None:
-    message = _config_error(tmp_path, "task: tabular_classification\ndata: {train: a.csv}\nmodle: {}\n")
+    message = _config_error(
+        tmp_path, "task: tabular_classification\ndata: {train: a.csv}\nmodle: {}\n"
+    )
     assert "line 3, field 'modle': unknown key 'modle'. Did you mean 'model'?" in message
     assert "Allowed keys here: 'task', 'name', 'data', 'model', 'train'." in message
 
 
 def test_bad_literal_lists_allowed_values(tmp_path: Path) -> None:
     message = _config_error(
-        tmp_path, "task: tabular_classification\ndata:\n  train: a.csv\ntrain:\n  optimizer: adamx\n"
+        tmp_path,
+        "task: tabular_classification\ndata:\n  train: a.csv\ntrain:\n  optimizer: adamx\n",
     )
     assert (
         "exp.yaml line 5, field 'train.optimizer': Input should be 'sgd', 'adam', 'adamw' or "
@@ -250,7 +258,8 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     message = _config_error(
-        tmp_path, "task: tabular_classification\ndata:\n  train: a.csv\ntrain:\n  epochs: 0\n  lr: 0\n"
+        tmp_path,
+        "task: tabular_classification\ndata:\n  train: a.csv\ntrain:\n  epochs: 0\n  lr: 0\n",
     )
     assert message.startswith("Invalid config (2 problems):")
     assert "field 'train.epochs'" in message and "field 'train.lr'" in message
@@ -275,7 +284,9 @@ def test_config_that_is_not_a_mapping(tmp_path: Path) -> None:
 
 def test_config_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "latin.yaml"
-    path.write_bytes("task: tabular_classification\ndata:\n  label_column: café\n".encode("latin-1"))
+    path.write_bytes(
+        "task: tabular_classification\ndata:\n  label_column: café\n".encode("latin-1")
+    )
     with pytest.raises(
         ConfigError, match=r"latin\.yaml line 3: is not UTF-8 text .*Re-save the config as UTF-8"
     ):
@@ -322,7 +333,9 @@ def test_regression_monitors_regression_metrics() -> None:
 
 
 def test_split_fractions_must_leave_training_rows() -> None:
-    with pytest.raises(ConfigError, match=r"validation \(0\.5\) \+ test \(0\.4\) must be below 0\.9"):
+    with pytest.raises(
+        ConfigError, match=r"validation \(0\.5\) \+ test \(0\.4\) must be below 0\.9"
+    ):
         load_config(MINIMAL, ["data.split.validation=0.5", "data.split.test=0.4"])
 
 
@@ -330,9 +343,13 @@ def test_json_schema_describes_every_section() -> None:
     schema = json_schema()
     assert set(schema["properties"]) == {"task", "name", "data", "model", "train"}
     assert set(schema["required"]) == {"task", "data"}
-    assert {"DataConfig", "ModelConfig", "TrainConfig", "SplitConfig", "EarlyStoppingConfig"} <= set(
-        schema["$defs"]
-    )
+    assert {
+        "DataConfig",
+        "ModelConfig",
+        "TrainConfig",
+        "SplitConfig",
+        "EarlyStoppingConfig",
+    } <= set(schema["$defs"])
     train = schema["$defs"]["TrainConfig"]["properties"]
     assert train["optimizer"]["enum"] == ["sgd", "adam", "adamw", "rmsprop"]
     assert train["lr"]["exclusiveMinimum"] == 0.0

@@ -221,10 +221,10 @@ def load_config(
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
+            bad_line = data[: exc.start].count(b"\n") + 1
             raise ConfigError(
                 f"is not UTF-8 text ({exc.reason})",
-                where=f"{where} line {line}",
+                where=f"{where} line {bad_line}",
                 fix="Re-save the config as UTF-8",
             ) from None
         try:
@@ -241,7 +241,8 @@ def load_config(
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError(
-                f"expected a mapping of sections (task, data, model, train), got {type(raw).__name__}",
+                "expected a mapping of sections (task, data, model, train), "
+                f"got {type(raw).__name__}",
                 where=where,
                 fix="Start from an example in the examples/ folder",
             )

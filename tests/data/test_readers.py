@@ -131,7 +131,8 @@ def test_unknown_sklearn_set_suggests_the_closest() -> None:
 def test_missing_file_suggests_a_sibling_with_a_similar_name(tmp_path: Path) -> None:
     _write(FRAME, tmp_path / "train.csv")
     with pytest.raises(
-        DataError, match=r"trian\.csv: file not found\. Check the path\. Did you mean 'train\.csv'\?"
+        DataError,
+        match=r"trian\.csv: file not found\. Check the path\. Did you mean 'train\.csv'\?",
     ):
         read_table(str(tmp_path / "trian.csv"))
 

@@ -41,13 +41,23 @@ def load_splits(data: DataConfig, *, stratify_labels: bool, seed: int) -> Splits
     validation = _read_optional(data.validation, data)
     test = _read_optional(data.test, data)
     stratify = stratify_labels and data.split.stratify
+    rows = "in data.train"
     if test is None and data.split.test > 0:
-        train, test = _split(train, data.split.test, data.label_column, stratify, seed)
+        train, test = _split(
+            train, data.split.test, data.label_column, stratify, seed, purpose="test", rows=rows
+        )
+        rows = "remain after the test split"
     if validation is None and data.split.validation > 0:
         # The fraction is of the whole data, so rescale it to what remains after the test split.
         remaining = 1.0 - (data.split.test if data.test is None else 0.0)
         train, validation = _split(
-            train, data.split.validation / remaining, data.label_column, stratify, seed
+            train,
+            data.split.validation / remaining,
+            data.label_column,
+            stratify,
+            seed,
+            purpose="validation",
+            rows=rows,
         )
     return Splits(train=train, validation=validation, test=test)
 
@@ -85,14 +95,23 @@ def _check_columns(frame: pd.DataFrame, data: DataConfig) -> None:
 
 
 def _split(
-    frame: pd.DataFrame, fraction: float, label: str, stratify: bool, seed: int
+    frame: pd.DataFrame,
+    fraction: float,
+    label: str,
+    stratify: bool,
+    seed: int,
+    *,
+    purpose: str,
+    rows: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
     n_out = max(1, round(len(frame) * fraction))
     if len(frame) - n_out < 2:
+        # Name the user's setting, not the fraction rescaled to the rows left after a test split.
         raise DataError(
-            f"only {len(frame)} rows: too few to split off {fraction:.0%} and still train",
+            f"only {len(frame)} rows {rows}: too few to split off {n_out} for {purpose} "
+            f"(data.split.{purpose}) and still train",
             where=str(frame.attrs.get("source", "data")),
             fix="Provide more rows, or give data.validation / data.test files",
         )

