@@ -98,10 +98,18 @@ def test_predict_outputs_labels_and_probabilities(tmp_path: Path) -> None:
     run = trainforge.train(config, output=tmp_path / "run", progress=False)
     model = trainforge.load(run.model_dir)
     rows = [
-        {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4,
-         "petal width (cm)": 0.2},
-        {"sepal length (cm)": 6.7, "sepal width (cm)": 3.0, "petal length (cm)": 5.2,
-         "petal width (cm)": 2.3},
+        {
+            "sepal length (cm)": 5.1,
+            "sepal width (cm)": 3.5,
+            "petal length (cm)": 1.4,
+            "petal width (cm)": 0.2,
+        },
+        {
+            "sepal length (cm)": 6.7,
+            "sepal width (cm)": 3.0,
+            "petal length (cm)": 5.2,
+            "petal width (cm)": 2.3,
+        },
     ]
     predictions = model.predict(rows)
     assert [p["label"] for p in predictions] == ["setosa", "virginica"]

@@ -1,9 +1,9 @@
 """trainforge: from data to a trained, evaluated, packaged and servable model in one config.
 
-    import trainforge
-    run = trainforge.train("examples/breast_cancer.yaml")
-    model = trainforge.load(run.model_dir)
-    model.predict(rows)
+import trainforge
+run = trainforge.train("examples/breast_cancer.yaml")
+model = trainforge.load(run.model_dir)
+model.predict(rows)
 """
 
 from __future__ import annotations

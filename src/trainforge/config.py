@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trainforge.errors import ConfigError, did_you_mean, format_choices
 
-Task = Literal["tabular_classification", "tabular_regression"]
-CLASSIFICATION_TASKS = frozenset({"tabular_classification"})
+Task = Literal["tabular_classification", "tabular_regression", "text_classification"]
+CLASSIFICATION_TASKS = frozenset({"tabular_classification", "text_classification"})
+TEXT_TASKS = frozenset({"text_classification"})
 TORCH_MODELS = frozenset({"mlp", "linear"})
 SKLEARN_MODELS = frozenset({"logistic_regression", "random_forest", "hist_gradient_boosting"})
 
@@ -44,6 +45,13 @@ class SplitConfig(_Section):
         return self
 
 
+class AugmentConfig(_Section):
+    """Token-level noise on training text (off by default)."""
+
+    deletion: float = Field(0.0, ge=0.0, lt=0.5, description="Chance to drop each token.")
+    swap: float = Field(0.0, ge=0.0, lt=0.5, description="Chance to swap a token with the next.")
+
+
 class DataConfig(_Section):
     """Where the data is and which columns mean what."""
 
@@ -53,6 +61,15 @@ class DataConfig(_Section):
     validation: str | None = Field(None, description="Validation data; split from train if absent.")
     test: str | None = Field(None, description="Test data; split from train if absent.")
     label_column: str = Field("label", description="Column holding the target.")
+    text_column: str = Field("text", description="Column holding the text (text tasks).")
+    text_pair_column: str | None = Field(
+        None, description="Optional second text column, for sentence-pair classification."
+    )
+    multi_label: bool = Field(
+        False, description="Each row holds several labels (a list in JSONL, or delimited)."
+    )
+    label_delimiter: str = Field("|", min_length=1, description="Separates labels in one cell.")
+    augment: AugmentConfig = AugmentConfig()
     encoding: str = Field("utf-8", description="Text encoding of csv/tsv/jsonl files.")
     feature_columns: list[str] | None = Field(
         None, description="Input columns; all columns but the label by default."
@@ -66,12 +83,53 @@ class DataConfig(_Section):
     )
 
 
+class PeftConfig(_Section):
+    """Settings of the parameter-efficient methods (lora, adalora, ia3)."""
+
+    r: int = Field(8, ge=1, description="LoRA rank (initial rank for adalora).")
+    alpha: float = Field(16.0, gt=0.0, description="LoRA scaling numerator.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    target_modules: list[str] | None = Field(
+        None, description="Layers to adapt; peft's default for the architecture when absent."
+    )
+    adapter_only: bool = Field(
+        False, description="Package the small adapter instead of merged weights."
+    )
+
+
+class AdapterConfig(_Section):
+    """Bottleneck adapters (Houlsby et al., 2019)."""
+
+    size: int = Field(64, ge=1, description="Bottleneck width.")
+    target_modules: list[str] = Field(
+        ["output.dense"], description="Linear layers after which adapters go (name suffixes)."
+    )
+
+
 class ModelConfig(_Section):
     """Which model to fit."""
 
     type: Literal[
-        "mlp", "linear", "logistic_regression", "random_forest", "hist_gradient_boosting"
-    ] = "mlp"
+        "mlp",
+        "linear",
+        "logistic_regression",
+        "random_forest",
+        "hist_gradient_boosting",
+        "transformer",
+    ] = Field("mlp", description="'transformer' for text tasks (the default there).")
+    backbone: str = Field(
+        "minilm",
+        description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2), a local folder in "
+        "the transformers format, or a hub name.",
+    )
+    finetune: Literal["full", "frozen", "lora", "adalora", "ia3", "adapter"] = Field(
+        "full", description="Which weights train (text tasks)."
+    )
+    pooling: Literal["auto", "cls", "mean"] = Field(
+        "auto", description="'auto': mean for finetune frozen, cls otherwise."
+    )
+    peft: PeftConfig = PeftConfig()
+    adapter: AdapterConfig = AdapterConfig()
     hidden_sizes: list[int] = Field([64, 32], description="Widths of the MLP's hidden layers.")
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
@@ -132,6 +190,12 @@ class TrainConfig(_Section):
         False, description="Keep RUN_DIR/checkpoints after a finished run (the package suffices)."
     )
     gradient_clip: float | None = Field(1.0, gt=0.0)
+    max_length: int = Field(128, ge=8, description="Tokens per text; longer texts are truncated.")
+    layer_decay: float | None = Field(
+        None, gt=0.0, le=1.0, description="Layer-wise lr decay for full fine-tuning (e.g. 0.9)."
+    )
+    group_by_length: bool = Field(True, description="Batch texts of similar length together.")
+    eval_batch_size: int = Field(128, ge=1)
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     seed: int = 42
 
@@ -155,6 +219,31 @@ class ExperimentConfig(_Section):
             return self.train.loss
         return "cross_entropy" if self.is_classification else "mse"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, raw: Any) -> Any:
+        """Defaults that differ by task, filled in only where the user gave no value."""
+        if not isinstance(raw, dict) or raw.get("task") not in TEXT_TASKS:
+            return raw
+        raw = dict(raw)
+        model = dict(raw.get("model") or {})
+        model.setdefault("type", "transformer")
+        train = dict(raw.get("train") or {})
+        for key, value in TEXT_TRAIN_DEFAULTS.items():
+            train.setdefault(key, value)
+        raw["model"], raw["train"] = model, train
+        return raw
+
+    @property
+    def is_text(self) -> bool:
+        return self.task in TEXT_TASKS
+
+    @property
+    def pooling(self) -> str:
+        if self.model.pooling != "auto":
+            return self.model.pooling
+        return "mean" if self.model.finetune == "frozen" else "cls"
+
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         classification_losses = {"cross_entropy", "bce"}
@@ -166,6 +255,18 @@ class ExperimentConfig(_Section):
                 f"train.loss {self.train.loss!r} does not fit task {self.task!r}; "
                 f"use one of {format_choices(sorted(allowed))} or 'auto'"
             )
+        if self.is_text != (self.model.type == "transformer"):
+            raise ValueError(
+                f"model.type {self.model.type!r} does not fit task {self.task!r}; text tasks use "
+                "'transformer' (the default), tabular tasks any other type"
+            )
+        if self.model.finetune == "frozen" and self.model.pooling == "cls":
+            raise ValueError(
+                "model.finetune 'frozen' trains a head on cached mean-pooled sentence embeddings; "
+                "set model.pooling to 'mean' or 'auto'"
+            )
+        if self.data.multi_label and self.train.loss not in ("auto", "bce"):
+            raise ValueError("data.multi_label trains with train.loss 'bce'; set it to 'auto'")
         if self.model.type == "logistic_regression" and not self.is_classification:
             raise ValueError(
                 "model.type 'logistic_regression' is a classifier; for task "
@@ -180,6 +281,15 @@ class ExperimentConfig(_Section):
                     f"use one of {format_choices(allowed)}.{did_you_mean(monitor, allowed)}"
                 )
         return self
+
+
+TEXT_TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 3,
+    "lr": 5e-5,
+    "scheduler": "linear_warmup",
+    "weight_decay": 0.01,
+    "early_stopping": {"monitor": "val_loss", "patience": 2},
+}
 
 
 def monitorable_metrics(task: str) -> list[str]:

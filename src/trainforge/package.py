@@ -104,8 +104,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise PackageError(
-            f"package format {version!r} is newer than this trainforge supports "
-            f"({FORMAT_VERSION})",
+            f"package format {version!r} is newer than this trainforge supports ({FORMAT_VERSION})",
             where=str(path),
             fix="Upgrade trainforge: pip install -U trainforge",
         )

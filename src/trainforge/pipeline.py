@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from typing import Any
 import numpy as np
 
 from trainforge.config import ExperimentConfig, config_to_yaml, load_config
-from trainforge.data.split import Splits, load_splits
-from trainforge.data.tabular import TabularPreprocessor
 from trainforge.errors import ConfigError
-from trainforge.package import ESTIMATOR, WEIGHTS, model_card, write_json, write_package
+from trainforge.package import model_card, write_json, write_package
 from trainforge.predict import Model
-from trainforge.tasks import Target, make_target
+from trainforge.tasks.base import Fitted, Prepared
 
 TIMING_KEYS = ("train_time_s", "samples_per_second")
 
@@ -74,18 +71,7 @@ def train(
     name = cfg.name or default_name
     run_dir = _resolve_run_dir(output, name, resume=resume, overwrite=overwrite)
 
-    import lightning as L
-
-    L.seed_everything(cfg.train.seed, verbose=False)
-    splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.train.seed)
-    target = make_target(cfg).fit(splits.train)
-    prep = TabularPreprocessor(
-        cfg.data.feature_columns, cfg.data.label_column, cfg.data.missing, cfg.data.unknown_category
-    ).fit(splits.train)
-    arrays = {
-        split: (prep.transform(frame), target.encode(frame)) for split, frame in splits.items()
-    }
-    model = _build_model(cfg, prep, target, arrays["train"][0].shape[1])
+    prepared = _prepare(cfg)
 
     created = not run_dir.exists()
     if run_dir.exists() and not resume:
@@ -96,16 +82,39 @@ def train(
         _check_same_config(run_dir, config_yaml)
     (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
     try:
-        fitted = _fit(model, cfg, arrays, run_dir, resume=resume, progress=progress)
+        fitted = prepared.fit(run_dir, resume=resume, progress=progress)
     except BaseException:
         # A killed or failed fit keeps its checkpoints for --resume; otherwise leave nothing.
         if created and not (run_dir / "checkpoints" / "last.ckpt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    return _finish(model, cfg, splits, arrays, fitted, run_dir, name, config_yaml)
+    return _finish(prepared, fitted, cfg, run_dir, name, config_yaml)
 
 
-def _resolve_run_dir(output: str | Path | None, name: str, *, resume: bool, overwrite: bool) -> Path:
+def _prepare(cfg: ExperimentConfig) -> Prepared:
+    if cfg.is_text:
+        from trainforge.tasks import text
+
+        return text.prepare(cfg)
+    from trainforge.tasks import tabular
+
+    return tabular.prepare(cfg)
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python, NumPy and torch (Lightning itself is imported only once training starts)."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _resolve_run_dir(
+    output: str | Path | None, name: str, *, resume: bool, overwrite: bool
+) -> Path:
     if output is not None:
         run_dir = Path(output)
         finished = (run_dir / "metrics.json").exists()
@@ -181,95 +190,32 @@ def _changed_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _build_model(
-    cfg: ExperimentConfig, prep: TabularPreprocessor, target: Target, n_features: int
-) -> Model:
-    from trainforge.models import build_network, is_classical
-
-    if is_classical(cfg.model):
-        from trainforge.models.classical import build_estimator
-
-        estimator = build_estimator(cfg.model.type, target.kind, cfg.model.params, cfg.train.seed)
-        return Model(cfg, prep, target, estimator=estimator)
-    if cfg.model.params:
-        raise ConfigError(
-            f"model.params is for scikit-learn estimators; model.type {cfg.model.type!r} "
-            "takes its settings from model.hidden_sizes, model.dropout, ...",
-            where="model.params",
-            fix="Remove model.params",
-        )
-    network = build_network(cfg.model, n_features, target.n_outputs)
-    return Model(cfg, prep, target, network=network)
-
-
-def _fit(
-    model: Model,
-    cfg: ExperimentConfig,
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
-    run_dir: Path,
-    *,
-    resume: bool,
-    progress: bool,
-) -> dict[str, Any]:
-    features, labels = arrays["train"]
-    if model.estimator is not None:
-        start = time.perf_counter()
-        model.estimator.fit(features, labels)
-        seconds = time.perf_counter() - start
-        return {
-            "history": [],
-            "train_time_s": seconds,
-            "samples_per_second": len(labels) / seconds if seconds > 0 else 0.0,
-        }
-    from trainforge.training.data import tensor_loader
-    from trainforge.training.fit import fit
-    from trainforge.training.module import TrainingModule
-
-    has_val = "validation" in arrays
-    monitor = "val_loss" if has_val else "train_loss"
-    if has_val and cfg.train.early_stopping is not None:
-        monitor = cfg.train.early_stopping.monitor
-    module = TrainingModule(model.network, model.target, cfg.train, monitor=monitor)
-    train_loader = tensor_loader(*arrays["train"], cfg.train.batch_size, shuffle_seed=cfg.train.seed)
-    val_loader = tensor_loader(*arrays["validation"], cfg.train.batch_size) if has_val else None
-    result = fit(
-        module, train_loader, val_loader, cfg.train, run_dir, resume=resume, progress=progress
-    )
-    model.network.cpu().eval()
-    return {
-        "history": result.history,
-        "train_time_s": result.train_time_s,
-        "samples_per_second": result.samples_per_second,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-    }
-
-
 def _finish(
-    model: Model,
+    prepared: Prepared,
+    fitted: Fitted,
     cfg: ExperimentConfig,
-    splits: Splits,
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
-    fitted: dict[str, Any],
     run_dir: Path,
     name: str,
     config_yaml: str,
 ) -> Run:
     from trainforge.evaluation import SplitResult, write_report
 
-    results = []
-    for split, frame in splits.items():
-        if split == "train":
-            continue
-        output = model.output(frame)
-        y_true = arrays[split][1]
-        results.append(SplitResult(split, model.target.metrics(y_true, output), y_true, output))
+    model = prepared.model
+    outputs = {
+        split: prepared.evaluate(split)
+        for split in ("validation", "test")
+        if split in prepared.rows
+    }
+    if hasattr(model.target, "tune_threshold") and "validation" in outputs:
+        model.target.tune_threshold(*outputs["validation"])
+    results = [
+        SplitResult(split, model.target.metrics(y_true, output), y_true, output)
+        for split, (y_true, output) in outputs.items()
+    ]
     metrics: dict[str, Any] = {r.name: r.metrics for r in results}
-    metrics["train_time_s"] = round(fitted["train_time_s"], 3)
-    metrics["samples_per_second"] = round(fitted["samples_per_second"], 1)
-    for key in ("epochs_run", "best_epoch"):
-        if fitted.get(key) is not None:
-            metrics[key] = fitted[key]
+    metrics["train_time_s"] = round(fitted.train_time_s, 3)
+    metrics["samples_per_second"] = round(fitted.samples_per_second, 1)
+    metrics |= {k: v for k, v in fitted.extra.items() if v is not None}
 
     manifest = {
         "name": name,
@@ -278,27 +224,13 @@ def _finish(
         "labels": model.labels,
         "target": model.target.state_dict(),
         "train_source": cfg.data.train,
-        "train_rows": len(splits.train),
-        "feature_columns": model.preprocessor.columns_,
+        "train_rows": prepared.rows["train"],
+        **prepared.manifest,
     }
-    if model.network is not None:
-        manifest["network"] = {
-            "in_features": arrays["train"][0].shape[1],
-            "out_features": model.target.n_outputs,
-        }
 
     def write_files(folder: Path) -> None:
-        if model.estimator is not None:
-            from trainforge.models.classical import save_estimator
-
-            save_estimator(model.estimator, folder / ESTIMATOR)
-        else:
-            from safetensors.torch import save_file
-
-            state = {k: v.contiguous() for k, v in model.network.state_dict().items()}
-            save_file(state, folder / WEIGHTS)
+        prepared.write_files(folder)
         (folder / "config.yaml").write_text(config_yaml, encoding="utf-8")
-        write_json(folder / "preprocessor.json", model.preprocessor.state_dict())
         write_json(folder / "metrics.json", metrics)
         (folder / "README.md").write_text(
             model_card(manifest, metrics, config_yaml), encoding="utf-8"
@@ -307,18 +239,19 @@ def _finish(
     write_package(run_dir / "model", manifest, write_files)
     summary = {
         "task": cfg.task,
-        "model": cfg.model.type,
-        **{f"{split} rows": len(frame) for split, frame in splits.items()},
-        "train_time_s": metrics["train_time_s"],
-        "samples_per_second": metrics["samples_per_second"],
+        "model": cfg.model.type
+        if not cfg.is_text
+        else f"{cfg.model.backbone} ({cfg.model.finetune})",
+        **{f"{split} rows": n for split, n in prepared.rows.items()},
+        **{k: v for k, v in metrics.items() if not isinstance(v, dict)},
     }
     write_report(
         run_dir,
         title=f"trainforge report: {name}",
-        kind=model.target.kind,
+        kind="regression" if model.target.kind == "regression" else "classification",
         labels=model.labels,
         splits=results,
-        history=fitted["history"],
+        history=fitted.history,
         summary=summary,
         config_yaml=config_yaml,
     )

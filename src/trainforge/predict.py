@@ -16,38 +16,35 @@ from trainforge.errors import DataError
 from trainforge.package import ESTIMATOR, WEIGHTS, read_manifest
 from trainforge.tasks import Target, target_from_state
 
-Rows = pd.DataFrame | list[dict[str, Any]] | dict[str, Any] | str | Path
+Rows = pd.DataFrame | list[Any] | dict[str, Any] | str | Path
 
 
 class Model:
-    """A trained model: preprocessing, network or estimator, and output decoding together.
+    """A trained model: input preprocessing, network or estimator, and output decoding.
 
     Built by training (in memory) or by `load` (from a package); both predict the same way.
 
     Args:
         config: the resolved experiment config.
-        preprocessor: the fitted input preprocessing.
-        target: the fitted target handler (labels / scaling).
+        inputs: fitted input preprocessing: `TabularPreprocessor` or `TextInputs`.
+        target: the fitted target handler (labels / scaling / thresholds).
         network: a torch module (torch models) or None.
         estimator: a fitted scikit-learn estimator (classical models) or None.
-        batch_size: rows per forward pass when predicting.
     """
 
     def __init__(
         self,
         config: ExperimentConfig,
-        preprocessor: TabularPreprocessor,
+        inputs: Any,
         target: Target,
         network: Any = None,
         estimator: Any = None,
-        batch_size: int = 1024,
     ) -> None:
         self.config = config
-        self.preprocessor = preprocessor
+        self.inputs = inputs
         self.target = target
         self.network = network
         self.estimator = estimator
-        self.batch_size = batch_size
 
     @property
     def labels(self) -> list[str] | None:
@@ -55,38 +52,59 @@ class Model:
         return list(labels) if labels is not None else None
 
     def predict(self, rows: Rows) -> list[dict[str, Any]]:
-        """One dict per row: {"label", "score", "probabilities"} or {"value"} for regression.
+        """One dict per row: {"label", "score", "probabilities"}, {"labels", "probabilities"}
+        (multi-label) or {"value"} (regression).
+
+        Args:
+            rows: a DataFrame, a list of dicts (or of strings for text models), one dict, or a
+                file path / "sklearn:NAME".
 
         Example:
-            >>> model.predict([{"sepal length (cm)": 5.1, ...}])[0]["label"]
-            'setosa'
+            >>> model.predict(["a gripping, funny film"])[0]["label"]
+            'positive'
         """
-        frame = as_frame(rows, self.config.data.encoding)
-        return self.target.decode(self.output(frame))
+        return self.target.decode(self.output(self.frame(rows)))
+
+    def frame(self, rows: Rows) -> pd.DataFrame:
+        """Rows as a DataFrame (strings become the text column of text models)."""
+        text_column = self.config.data.text_column if self.config.is_text else None
+        return as_frame(rows, self.config.data.encoding, text_column)
 
     def output(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw task output: class probabilities (n, k), or standardised values (n,)."""
-        features = self.preprocessor.transform(frame)
-        if self.estimator is not None:
-            if self.target.kind == "classification":
+        """Raw task output: probabilities (n, k), or standardised values (n,) for regression."""
+        batch_size = self.config.train.eval_batch_size
+        if isinstance(self.inputs, TabularPreprocessor):
+            features = self.inputs.transform(frame)
+            if self.estimator is not None:
+                if self.target.kind == "regression":
+                    return np.asarray(self.estimator.predict(features), dtype=np.float64)
                 return np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
-            return np.asarray(self.estimator.predict(features), dtype=np.float64)
+            batches = _feature_batches(features, batch_size)
+        else:
+            batches = self.inputs.batches(frame, batch_size)
+        return self._forward(batches, len(frame))
+
+    def _forward(self, batches: Any, n: int) -> np.ndarray:
         import torch
 
         self.network.eval()
         device = next(self.network.parameters()).device
-        outputs = []
+        result: np.ndarray | None = None
         with torch.inference_mode():
-            for start in range(0, len(features), self.batch_size):
-                batch = torch.from_numpy(features[start : start + self.batch_size]).to(device)
-                outputs.append(self.target.probabilities(self.network(features=batch)).cpu())
-        if not outputs:
-            return np.zeros((0, len(self.labels or [])) if self.labels else (0,))
-        return torch.cat(outputs).double().numpy()
+            for rows, batch in batches:
+                output = self.target.probabilities(
+                    self.network(**{k: v.to(device) for k, v in batch.items()})
+                )
+                values = output.double().cpu().numpy()
+                if result is None:
+                    result = np.zeros((n, *values.shape[1:]), dtype=np.float64)
+                result[rows] = values
+        assert result is not None, "no rows"
+        return result
 
     def evaluate(self, rows: Rows) -> dict[str, Any]:
         """Metrics on labelled rows (the label column must be present)."""
-        frame = as_frame(rows, self.config.data.encoding)
+        frame = self.frame(rows)
         column = self.config.data.label_column
         if column not in frame.columns:
             raise DataError(
@@ -94,24 +112,55 @@ class Model:
                 where=str(frame.attrs.get("source", "input")),
                 fix=f"Add the {column!r} column, or use `trainforge predict` for unlabelled data",
             )
-        return self.target.metrics(self.target.encode(frame), self.output(frame))
+        return self.target.metrics(encode_targets(self.target, frame), self.output(frame))
 
 
-def as_frame(rows: Rows, encoding: str = "utf-8") -> pd.DataFrame:
-    """Accept a DataFrame, records, one record, or a file path / "sklearn:NAME"."""
+def encode_targets(target: Target, frame: pd.DataFrame) -> np.ndarray:
+    """Encoded targets of a labelled frame, for any target kind."""
+    if hasattr(target, "encode"):
+        return target.encode(frame)
+    from trainforge.data.readers import row_place
+
+    rows = list(frame.index)
+    return target.encode_values(frame[target.column], lambda i: row_place(frame, rows[i]))
+
+
+def _feature_batches(features: np.ndarray, batch_size: int) -> Any:
+    import torch
+
+    for start in range(0, len(features), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(features)))
+        yield rows, {"features": torch.from_numpy(features[start : start + batch_size])}
+
+
+def as_frame(rows: Rows, encoding: str = "utf-8", text_column: str | None = None) -> pd.DataFrame:
+    """Accept a DataFrame, records, one record, strings (text models) or a file path.
+
+    A .txt file (text models) holds one text per line.
+    """
     if isinstance(rows, pd.DataFrame):
         frame = rows
+    elif isinstance(rows, (str, Path)) and text_column and str(rows).endswith(".txt"):
+        path = Path(rows)
+        if not path.is_file():
+            read_table(str(path))  # raises the usual file-not-found error
+        lines = [line for line in path.read_text(encoding=encoding).splitlines() if line.strip()]
+        frame = pd.DataFrame({text_column: lines})
+        frame.attrs.update(source=str(path), first_line=1)
     elif isinstance(rows, (str, Path)):
         frame = read_table(str(rows), encoding=encoding)
     elif isinstance(rows, dict):
         frame = pd.DataFrame([rows])
+    elif isinstance(rows, list) and text_column and all(isinstance(r, str) for r in rows):
+        frame = pd.DataFrame({text_column: rows})
     elif isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
         frame = pd.DataFrame.from_records(rows)
     else:
+        kind = "a list of strings, " if text_column else ""
         raise DataError(
             f"cannot predict on a {type(rows).__name__}",
             where="predict(rows)",
-            fix="Pass a DataFrame, a list of dicts (one per row), or a file path",
+            fix=f"Pass {kind}a DataFrame, a list of dicts (one per row), or a file path",
         )
     if frame.empty:
         raise DataError(
@@ -135,10 +184,15 @@ def load(path: str | Path) -> Model:
     path = Path(path)
     manifest = read_manifest(path)
     config = load_config(path / "config.yaml")
+    target = target_from_state(manifest["target"])
+    if config.is_text:
+        from trainforge.models.text_package import load_text_model
+
+        inputs, network = load_text_model(path, config, manifest)
+        return Model(config, inputs, target, network=network)
     preprocessor = TabularPreprocessor.from_state(
         json.loads((path / "preprocessor.json").read_text(encoding="utf-8"))
     )
-    target = target_from_state(manifest["target"])
     if (path / ESTIMATOR).is_file():
         from trainforge.models.classical import load_estimator
 

@@ -87,8 +87,7 @@ def _load_error(path: Path, encoding: str, exc: BaseException) -> DataError:
     return DataError(
         f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:300]})",
         where=str(path),
-        fix="Check the file's format: a header row for CSV/TSV, one JSON object per line for "
-        "JSONL",
+        fix="Check the file's format: a header row for CSV/TSV, one JSON object per line for JSONL",
     )
 
 
@@ -137,20 +136,21 @@ def check_text(source: TextSource, data: DataConfig, *, need_labels: bool = True
 
 def column_values(dataset: Any, column: str) -> list[Any]:
     """One column as Python values (labels: small next to the text)."""
-    return dataset.data.column(column).to_pylist() if dataset._indices is None else list(
-        dataset[column]
+    return (
+        dataset.data.column(column).to_pylist()
+        if dataset._indices is None
+        else list(dataset[column])
     )
 
 
 def split_off(
-    dataset: Any, fraction: float, strata: list[str] | None, seed: int, source: str
-) -> tuple[Any, Any]:
-    """Seeded (stratified) split by row indices; both parts keep the file order."""
+    n: int, fraction: float, strata: list[str] | None, seed: int, source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (stratified) split of row positions 0..n-1; both parts sorted (file order)."""
     import logging
 
     from sklearn.model_selection import train_test_split
 
-    n = len(dataset)
     n_out = max(1, round(n * fraction))
     if n - n_out < 2:
         raise DataError(
@@ -168,7 +168,7 @@ def split_off(
     kept, taken = train_test_split(
         np.arange(n), test_size=n_out, random_state=seed, stratify=strata
     )
-    return dataset.select(np.sort(kept)), dataset.select(np.sort(taken))
+    return np.sort(kept), np.sort(taken)
 
 
 def tokenize(
@@ -204,3 +204,74 @@ def tokenize(
         remove_columns=dataset.column_names,
         desc="Tokenizing",
     )
+
+
+class TextInputs:
+    """Inference-time text preprocessing: the tokenizer and which columns hold the text.
+
+    Args:
+        tokenizer: a fast transformers tokenizer.
+        text_column: column of the text.
+        pair_column: optional column of the second text of a pair.
+        max_length: truncation length in tokens.
+    """
+
+    def __init__(
+        self, tokenizer: Any, text_column: str, pair_column: str | None, max_length: int
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.text_column = text_column
+        self.pair_column = pair_column
+        self.max_length = max_length
+
+    def texts(self, frame: Any) -> tuple[list[str], list[str] | None]:
+        """The text (and pair) column of a DataFrame, checked."""
+        columns = [self.text_column] + ([self.pair_column] if self.pair_column else [])
+        for column in columns:
+            if column not in frame.columns:
+                raise DataError(
+                    f"text column {column!r} not found",
+                    where=str(frame.attrs.get("source", "input")),
+                    fix=f"The input has columns {format_choices([str(c) for c in frame.columns])}"
+                    f"; the model reads {column!r}",
+                )
+        first = [_text(v) for v in frame[self.text_column]]
+        pairs = [_text(v) for v in frame[self.pair_column]] if self.pair_column else None
+        for texts in (first, pairs or []):
+            blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
+            if blank is not None:
+                raise DataError(
+                    "the text is empty or only whitespace",
+                    where=f"{frame.attrs.get('source', 'input')} row {blank}",
+                    fix="Send non-empty text for every input",
+                )
+        return first, pairs
+
+    def batches(self, frame: Any, batch_size: int) -> Any:
+        """Yield (row positions, tokenised batch); rows are grouped by length for speed."""
+        import torch
+
+        first, pairs = self.texts(frame)
+        order = np.argsort([-len(t) for t in first], kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            encoded = self.tokenizer(
+                [first[i] for i in rows],
+                [pairs[i] for i in rows] if pairs is not None else None,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            yield rows, {k: v.to(torch.long) for k, v in encoded.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "text_column": self.text_column,
+            "pair_column": self.pair_column,
+            "max_length": self.max_length,
+        }
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import lightning as L
 from torch import nn
 
 from trainforge.config import ModelConfig
@@ -16,6 +17,7 @@ from trainforge.models.adapters import add_adapters
 from trainforge.models.transformer import TextClassifier
 
 PEFT_METHODS = ("lora", "adalora", "ia3")
+HEAD_MODULES = ("classifier", "pooler", "score")
 
 
 def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextClassifier:
@@ -25,8 +27,9 @@ def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextCl
         for param in net.encoder.parameters():
             param.requires_grad = False
     elif method == "adapter":
-        for param in net.encoder.parameters():
-            param.requires_grad = False
+        # Houlsby et al. train the adapters, the layer norms and the head; the rest is frozen.
+        for name, param in net.encoder.named_parameters():
+            param.requires_grad = "LayerNorm" in name or _is_head(name)
         net.adapters = add_adapters(
             net.encoder, model.adapter.size, list(model.adapter.target_modules)
         )
@@ -39,9 +42,7 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
     import peft
 
     head_modules = [
-        name
-        for name in ("classifier", "pooler", "score")
-        if net.head is None and _has_child(net.encoder, name)
+        name for name in HEAD_MODULES if net.head is None and _has_child(net.encoder, name)
     ]
     task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
     options = model.peft
@@ -87,10 +88,20 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
         ) from None
 
 
+def _is_head(name: str) -> bool:
+    return name.split(".")[0] in HEAD_MODULES or ".pooler." in f".{name}"
+
+
 def _has_child(module: nn.Module, name: str) -> bool:
-    return any(n == name or n.endswith("." + name) for n, _ in module.named_children()) or hasattr(
-        module, name
-    )
+    return any(n.split(".")[-1] == name for n, _ in module.named_modules())
+
+
+class AdaLoraSchedule(L.Callback):
+    """AdaLoRA re-allocates ranks after every optimiser step (peft's update_and_allocate)."""
+
+    def on_before_zero_grad(self, trainer: L.Trainer, pl_module: Any, optimizer: Any) -> None:
+        encoder = pl_module.net.encoder
+        encoder.base_model.update_and_allocate(trainer.global_step)
 
 
 def merge(net: TextClassifier) -> TextClassifier:

@@ -133,6 +133,7 @@ def load_encoder(
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     transformers.logging.set_verbosity_error()  # "newly initialized weights" is expected here
+    transformers.logging.disable_progress_bar()
     try:
         if pooling == "mean":
             return AutoModel.from_pretrained(source)

@@ -6,13 +6,18 @@ from typing import Any
 
 from trainforge.config import ExperimentConfig
 from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.multilabel import MultiLabelTarget
 from trainforge.tasks.regression import RegressionTarget
 
-Target = ClassificationTarget | RegressionTarget
+Target = ClassificationTarget | RegressionTarget | MultiLabelTarget
 
 
 def make_target(config: ExperimentConfig) -> Target:
     """The (unfitted) target handler for the config's task."""
+    if config.data.multi_label:
+        return MultiLabelTarget(
+            config.data.label_column, config.data.label_delimiter, config.train.class_weight
+        )
     if config.is_classification:
         return ClassificationTarget(
             config.data.label_column,
@@ -25,5 +30,9 @@ def make_target(config: ExperimentConfig) -> Target:
 
 def target_from_state(state: dict[str, Any]) -> Target:
     """Rebuild a fitted target from its saved state."""
-    kinds = {"classification": ClassificationTarget, "regression": RegressionTarget}
+    kinds: dict[str, Any] = {
+        "classification": ClassificationTarget,
+        "regression": RegressionTarget,
+        "multilabel": MultiLabelTarget,
+    }
     return kinds[state["kind"]].from_state(state)

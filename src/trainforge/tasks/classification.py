@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,13 +40,16 @@ class ClassificationTarget:
 
     def fit(self, frame: pd.DataFrame) -> ClassificationTarget:
         """Learn the label set (sorted) and class weights from training rows; returns self."""
-        labels = frame[self.column].astype(str)
-        counts = labels.value_counts()
+        return self.fit_values(frame[self.column], str(frame.attrs.get("source", "data")))
+
+    def fit_values(self, values: Iterable[Any], source: str) -> ClassificationTarget:
+        """As `fit`, from the label values themselves (text data sets stream them)."""
+        counts = pd.Series([str(v) for v in values]).value_counts()
         if len(counts) < 2:
             raise DataError(
                 f"the label column {self.column!r} holds one class only "
                 f"({counts.index[0]!r}); a classifier needs at least two",
-                where=str(frame.attrs.get("source", "data")),
+                where=source,
                 fix="Check data.label_column, or add rows of the other classes",
             )
         if self.loss == "bce" and len(counts) != 2:
@@ -89,18 +92,24 @@ class ClassificationTarget:
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Label indices for the frame's label column; unseen labels are an error."""
+        rows = list(frame.index)
+        return self.encode_values(frame[self.column], lambda i: row_place(frame, rows[i]))
+
+    def encode_values(self, values: Iterable[Any], place: Callable[[int], str]) -> np.ndarray:
+        """Label indices; `place(i)` names row i in errors."""
         index = {label: i for i, label in enumerate(self.labels_)}
-        labels = frame[self.column].astype(str)
-        unseen = ~labels.isin(index)
-        if unseen.any():
-            row = frame.index[unseen.to_numpy()][0]
-            raise DataError(
-                f"label {labels.loc[row]!r} was not in the training data "
-                f"(known: {format_choices(self.labels_)})",
-                where=row_place(frame, row),
-                fix="Fix the label, or add examples of it to the training data",
-            )
-        return labels.map(index).to_numpy(dtype=np.int64)
+        encoded = []
+        for row, value in enumerate(values):
+            position = index.get(str(value))
+            if position is None:
+                raise DataError(
+                    f"label {str(value)!r} was not in the training data "
+                    f"(known: {format_choices(self.labels_)})",
+                    where=place(row),
+                    fix="Fix the label, or add examples of it to the training data",
+                )
+            encoded.append(position)
+        return np.asarray(encoded, dtype=np.int64)
 
     # --- model outputs ------------------------------------------------------------------------
 
@@ -143,6 +152,9 @@ class ClassificationTarget:
                 "f1_macro": MulticlassF1Score(num_classes=k, average="macro"),
             }
         )
+
+    def metric_target(self, labels: Any) -> Any:
+        return labels
 
     def rescale_metric(self, name: str, value: float) -> float:
         """Classification metrics need no rescaling (same interface as regression)."""

@@ -139,9 +139,7 @@ class MultiLabelTarget:
         from sklearn.metrics import f1_score
 
         grid = np.round(np.arange(0.05, 0.951, 0.05), 2)
-        scores = [
-            f1_score(y_true, proba >= t, average="micro", zero_division=0) for t in grid
-        ]
+        scores = [f1_score(y_true, proba >= t, average="micro", zero_division=0) for t in grid]
         self.threshold_ = float(grid[int(np.argmax(scores))])
         return self.threshold_
 
@@ -180,7 +178,9 @@ class MultiLabelTarget:
         """Every label at or over the threshold, with all probabilities."""
         return [
             {
-                "labels": [lab for lab, p in zip(self.labels_, row, strict=True) if p >= self.threshold_],
+                "labels": [
+                    lab for lab, p in zip(self.labels_, row, strict=True) if p >= self.threshold_
+                ],
                 "probabilities": {
                     lab: round(float(p), 6) for lab, p in zip(self.labels_, row, strict=True)
                 },

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainforge.config import TrainConfig
+from trainforge.tasks.base import Fitted
 from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
 from trainforge.training.module import TrainingModule
 
@@ -50,6 +51,7 @@ def fit(
     *,
     resume: bool = False,
     progress: bool = True,
+    extra_callbacks: list[L.Callback] | None = None,
 ) -> FitResult:
     """Train `module`; checkpoints go to `run_dir/checkpoints`, CSV logs to `run_dir/logs`.
 
@@ -66,6 +68,7 @@ def fit(
     checkpoint_dir = run_dir / CHECKPOINTS
     throughput, history = ThroughputMonitor(), HistoryRecorder()
     callbacks: list[L.Callback] = [EpochSeeder(cfg.seed), throughput, history]
+    callbacks += extra_callbacks or []
     monitor, mode = module.monitor, "min"
     if cfg.early_stopping is not None and val_loader is not None:
         mode = cfg.early_stopping.resolved_mode
@@ -142,3 +145,43 @@ class _EpochBar(L.pytorch.callbacks.TQDMProgressBar):
 def remove_checkpoints(run_dir: Path) -> None:
     """Drop the checkpoints of a finished run: the package holds the weights."""
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
+
+
+def monitor_for(cfg: TrainConfig, has_validation: bool) -> str:
+    """The metric that picks the best epoch and drives plateau schedules."""
+    if not has_validation:
+        return "train_loss"
+    return cfg.early_stopping.monitor if cfg.early_stopping is not None else "val_loss"
+
+
+def fit_network(
+    network: torch.nn.Module,
+    target: Any,
+    cfg: TrainConfig,
+    loaders: tuple[DataLoader, DataLoader | None],
+    run_dir: Path,
+    *,
+    resume: bool,
+    progress: bool,
+    callbacks: list[L.Callback] | None = None,
+) -> Fitted:
+    """Train a torch network with the Lightning loop; returns history and throughput."""
+    train_loader, val_loader = loaders
+    module = TrainingModule(network, target, cfg, monitor=monitor_for(cfg, val_loader is not None))
+    result = fit(
+        module,
+        train_loader,
+        val_loader,
+        cfg,
+        run_dir,
+        resume=resume,
+        progress=progress,
+        extra_callbacks=callbacks or [],
+    )
+    network.cpu().eval()
+    return Fitted(
+        history=result.history,
+        train_time_s=result.train_time_s,
+        samples_per_second=result.samples_per_second,
+        extra={"epochs_run": result.epochs_run, "best_epoch": result.best_epoch},
+    )

@@ -57,7 +57,8 @@ class TrainingModule(L.LightningModule):
         output = self(batch)
         loss = self.loss_fn(output, batch["labels"])
         self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
-        self.val_metrics.update(self.target.probabilities(output), batch["labels"])
+        labels = self.target.metric_target(batch["labels"])
+        self.val_metrics.update(self.target.probabilities(output), labels)
 
     def on_validation_epoch_end(self) -> None:
         for name, value in self.val_metrics.compute().items():
@@ -65,7 +66,9 @@ class TrainingModule(L.LightningModule):
         self.val_metrics.reset()
 
     def configure_optimizers(self) -> Any:
-        groups = parameter_groups(self.net, self.cfg.weight_decay)
+        groups = parameter_groups(
+            self.net, self.cfg.weight_decay, self.cfg.lr, self.cfg.layer_decay
+        )
         optimizer = build_optimizer(groups, self.cfg, self.device)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = build_scheduler(optimizer, self.cfg, total, self.monitor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
@@ -11,16 +12,40 @@ from torch import nn
 from trainforge.config import TrainConfig
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on weight matrices only: decaying biases and norm scales hurts (BERT recipe)."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+def parameter_groups(
+    model: nn.Module, weight_decay: float, lr: float, layer_decay: float | None = None
+) -> list[dict[str, Any]]:
+    """Trainable parameters in groups of (weight decay, learning rate).
+
+    Weight decay goes on weight matrices only: decaying biases and norm scales hurts (BERT
+    recipe). With `layer_decay`, layer i of L transformer layers gets lr * decay^(L + 1 - i)
+    (embeddings i = 0; heads i = L + 1), so lower, more general layers move less.
+    """
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    depth = {n: 0 for n, _ in named}
+    top = 0
+    if layer_decay is not None:
+        layers = {n: _layer_index(n) for n, _ in named}
+        top = max((i for i in layers.values() if i is not None), default=-1) + 2
+        depth = {n: (top if i is None else i) for n, i in layers.items()}
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for name, param in named:
+        decays = param.ndim >= 2
+        scale = layer_decay ** (top - depth[name]) if layer_decay is not None else 1.0
+        group = groups.setdefault(
+            (depth[name], decays),
+            {"params": [], "weight_decay": weight_decay if decays else 0.0, "lr": lr * scale},
+        )
+        group["params"].append(param)
+    return list(groups.values())
+
+
+def _layer_index(name: str) -> int | None:
+    """1 + the transformer layer a parameter belongs to; 0 for embeddings; None for heads."""
+    match = re.search(r"\.layers?\.(\d+)\.", name)
+    if match:
+        return int(match.group(1)) + 1
+    return 0 if "embeddings" in name else None
 
 
 def build_optimizer(

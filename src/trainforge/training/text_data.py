@@ -40,7 +40,9 @@ class LengthGroupedBatchSampler:
         batches = []
         for start in range(0, len(order), size):
             group = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
-            batches += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+            batches += [
+                group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)
+            ]
         generator = torch.Generator().manual_seed(self.sampler.seed * 7919 + self.sampler.epoch)
         permutation = torch.randperm(len(batches), generator=generator).tolist()
         return iter([batches[i] for i in permutation])
@@ -73,9 +75,22 @@ def token_loader(
     *,
     shuffle_seed: int | None = None,
     group_by_length: bool = True,
+    augment: Any = None,
+    special_ids: Sequence[int] = (),
 ) -> DataLoader:
-    """A DataLoader over a tokenised `datasets.Dataset` (columns input_ids, ..., labels)."""
-    collate = _Collate(pad_id)
+    """A DataLoader over a tokenised `datasets.Dataset` (columns input_ids, ..., labels).
+
+    Args:
+        dataset: tokenised examples with a "length" column.
+        batch_size: examples per batch.
+        pad_id: the tokenizer's padding id.
+        shuffle_seed: shuffle per epoch from this seed (training); None keeps the order.
+        group_by_length: batch examples of similar length (training).
+        augment: an `AugmentConfig` for token deletion/swap noise (training), or None.
+        special_ids: token ids augmentation never touches ([CLS], [SEP], ...).
+    """
+    noisy = augment is not None and (augment.deletion > 0 or augment.swap > 0)
+    collate = _Collate(pad_id, augment if noisy else None, frozenset(special_ids))
     lengths = [int(n) for n in dataset["length"]] if shuffle_seed is not None else []
     columns = [c for c in (*TOKEN_KEYS, "labels") if c in dataset.column_names]
     dataset = dataset.with_format(None, columns=columns)
@@ -97,8 +112,31 @@ def token_loader(
 class _Collate:
     """Picklable collate function (DataLoader workers need one)."""
 
-    def __init__(self, pad_id: int) -> None:
+    def __init__(self, pad_id: int, augment: Any = None, special: frozenset[int] = frozenset()):
         self.pad_id = pad_id
+        self.augment = augment
+        self.special = special
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.augment is not None:
+            rows = [noisy_tokens(row, self.augment, self.special) for row in rows]
         return pad_batch(rows, self.pad_id)
+
+
+def noisy_tokens(row: dict[str, Any], augment: Any, special: frozenset[int]) -> dict[str, Any]:
+    """Randomly delete and swap non-special tokens (the global RNG is seeded per epoch)."""
+    ids = list(row["input_ids"])
+    order = list(range(len(ids)))
+    for i in range(len(order) - 1):
+        a, b = order[i], order[i + 1]
+        if ids[a] not in special and ids[b] not in special and torch.rand(1).item() < augment.swap:
+            order[i], order[i + 1] = b, a
+    keep = [i for i in order if ids[i] in special or torch.rand(1).item() >= augment.deletion]
+    if all(ids[i] in special for i in keep):
+        keep = order  # never delete every word
+    out = dict(row)
+    for key in TOKEN_KEYS:
+        if key in row:
+            values = list(row[key])
+            out[key] = [values[i] for i in keep]
+    return out

@@ -1,0 +1,101 @@
+"""Saving and loading text models inside a package.
+
+hf/                  cls pooling: a plain transformers folder
+                     (AutoModelForSequenceClassification + AutoTokenizer load it as is);
+                     mean pooling: the backbone (AutoModel) and tokenizer
+head.safetensors     mean pooling: the linear head over mean-pooled token states
+adapters.safetensors bottleneck adapters (finetune: adapter)
+adapter/             peft adapter with the trained head (model.peft.adapter_only)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from trainforge.config import ExperimentConfig
+from trainforge.data.text import TextInputs
+from trainforge.models.transformer import TextClassifier
+
+HF = "hf"
+HEAD = "head.safetensors"
+ADAPTERS = "adapters.safetensors"
+PEFT_ADAPTER = "adapter"
+
+
+def network_spec(net: TextClassifier, cfg: ExperimentConfig, n_outputs: int) -> dict[str, Any]:
+    """The manifest entry that tells `load_text_model` how to rebuild the network."""
+    return {
+        "pooling": net.pooling,
+        "n_outputs": n_outputs,
+        "adapters": hasattr(net, "adapters"),
+        "adapter_only": cfg.model.peft.adapter_only
+        and cfg.model.finetune in ("lora", "adalora", "ia3"),
+    }
+
+
+def save_text_model(
+    folder: Path, net: TextClassifier, inputs: TextInputs, spec: dict[str, Any]
+) -> None:
+    """Write the network and tokenizer into a package folder."""
+    from safetensors.torch import save_file
+
+    if spec["adapter_only"]:
+        net.encoder.save_pretrained(folder / PEFT_ADAPTER)
+        inputs.tokenizer.save_pretrained(folder / PEFT_ADAPTER)
+    else:
+        net.encoder.save_pretrained(folder / HF)
+        inputs.tokenizer.save_pretrained(folder / HF)
+    if net.head is not None:
+        save_file(_contiguous(net.head), folder / HEAD)
+    if spec["adapters"]:
+        save_file(_contiguous(net.adapters), folder / ADAPTERS)
+
+
+def load_text_model(
+    folder: Path, cfg: ExperimentConfig, manifest: dict[str, Any]
+) -> tuple[TextInputs, TextClassifier]:
+    """Rebuild (inputs, network) from a package folder."""
+    from safetensors.torch import load_file
+
+    from trainforge.models.adapters import add_adapters
+    from trainforge.models.transformer import load_encoder, load_tokenizer, resolve_backbone
+
+    spec = manifest["network"]
+    multi = manifest["target"]["kind"] == "multilabel"
+    if spec["adapter_only"]:
+        import peft
+
+        base = load_encoder(
+            resolve_backbone(cfg.model.backbone),
+            spec["pooling"],
+            manifest.get("labels"),
+            spec["n_outputs"],
+            multi,
+        )
+        encoder = peft.PeftModel.from_pretrained(base, folder / PEFT_ADAPTER).merge_and_unload()
+        tokenizer = load_tokenizer(str(folder / PEFT_ADAPTER))
+    else:
+        encoder = load_encoder(
+            str(folder / HF), spec["pooling"], manifest.get("labels"), spec["n_outputs"], multi
+        )
+        tokenizer = load_tokenizer(str(folder / HF))
+    net = TextClassifier(encoder, spec["pooling"], spec["n_outputs"], cfg.model.dropout)
+    if net.head is not None:
+        net.head.load_state_dict(load_file(folder / HEAD))
+    if spec["adapters"]:
+        net.adapters = add_adapters(
+            net.encoder, cfg.model.adapter.size, list(cfg.model.adapter.target_modules)
+        )
+        net.adapters.load_state_dict(load_file(folder / ADAPTERS))
+    net.eval()
+    inputs = TextInputs(
+        tokenizer, cfg.data.text_column, cfg.data.text_pair_column, cfg.train.max_length
+    )
+    return inputs, net
+
+
+def _contiguous(module: nn.Module) -> dict[str, Any]:
+    return {k: v.contiguous() for k, v in module.state_dict().items()}

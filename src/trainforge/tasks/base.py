@@ -1,0 +1,43 @@
+"""The contract between a task family and the pipeline: what `prepare` hands over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Fitted:
+    """What fitting produced besides the weights (which stay in the model)."""
+
+    history: list[dict[str, float]]
+    train_time_s: float
+    samples_per_second: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """A task's data, checked and encoded, with a model ready to fit.
+
+    Everything here is built before the run folder exists, so bad input leaves nothing.
+
+    Attributes:
+        model: the `trainforge.predict.Model` to fit (untrained).
+        rows: rows per split, e.g. {"train": 800, "validation": 100, "test": 100}.
+        fit: trains the model in place: fit(run_dir, resume=..., progress=...) -> Fitted.
+        evaluate: (y_true, output) of a split with the trained model.
+        manifest: task-specific entries of the package manifest.
+        write_files: writes the package's weights and input files into a folder.
+    """
+
+    model: Any
+    rows: dict[str, int]
+    fit: Callable[..., Fitted]
+    evaluate: Callable[[str], tuple[np.ndarray, np.ndarray]]
+    manifest: dict[str, Any]
+    write_files: Callable[[Path], None]

@@ -1,0 +1,269 @@
+"""Text classification (single- and multi-label) with a pretrained transformer backbone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainforge.config import ExperimentConfig
+from trainforge.data.text import (
+    TextInputs,
+    TextSource,
+    check_text,
+    column_values,
+    read_text,
+    split_off,
+    tokenize,
+)
+from trainforge.predict import Model
+from trainforge.tasks import make_target
+from trainforge.tasks.base import Fitted, Prepared
+
+
+def prepare(cfg: ExperimentConfig) -> Prepared:
+    """Read and check the text files, encode labels, tokenise, and load the backbone."""
+    from trainforge.models.transformer import load_tokenizer, resolve_backbone
+
+    data = cfg.data
+    sources = {"train": read_text(data.train, data.encoding)}
+    for split in ("validation", "test"):
+        spec = getattr(data, split)
+        if spec is not None:
+            sources[split] = read_text(spec, data.encoding)
+    for source in sources.values():
+        check_text(source, data)
+    target = make_target(cfg)
+    train_labels = column_values(sources["train"].dataset, data.label_column)
+    target.fit_values(train_labels, sources["train"].source)
+    labels = {
+        split: target.encode_values(
+            train_labels if split == "train" else column_values(s.dataset, data.label_column),
+            s.place,
+        )
+        for split, s in sources.items()
+    }
+    datasets = {split: s.dataset for split, s in sources.items()}
+    _split_missing(cfg, datasets, labels, sources["train"])
+
+    backbone = resolve_backbone(cfg.model.backbone)
+    tokenizer = load_tokenizer(backbone)
+    encoded = {
+        split: tokenize(ds, tokenizer, data, cfg.train.max_length, _label_encoder(target))
+        for split, ds in datasets.items()
+    }
+    from trainforge.pipeline import seed_all
+
+    seed_all(cfg.train.seed)
+    net = _build_network(cfg, backbone, target)
+    from trainforge.models import finetune
+
+    batches = -(-len(encoded["train"]) // cfg.train.batch_size)
+    steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
+    finetune.prepare(net, cfg.model, steps)
+    inputs = TextInputs(tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length)
+    model = Model(cfg, inputs, target, network=net)
+
+    from trainforge.models.text_package import network_spec, save_text_model
+
+    spec = network_spec(net, cfg, target.n_outputs)
+
+    def fit(run_dir: Path, *, resume: bool, progress: bool) -> Fitted:
+        return _fit(model, cfg, encoded, labels, tokenizer, run_dir, resume, progress)
+
+    def evaluate(split: str) -> tuple[np.ndarray, np.ndarray]:
+        loader = _loader(encoded[split], cfg, tokenizer, shuffle=False)
+        batches = ((rows, batch) for rows, batch in _positions(loader))
+        return labels[split], model._forward(batches, len(encoded[split]))
+
+    trainable, total = _trainable(net)
+    return Prepared(
+        model=model,
+        rows={split: len(ds) for split, ds in encoded.items()},
+        fit=fit,
+        evaluate=evaluate,
+        manifest={
+            "network": spec,
+            "backbone": cfg.model.backbone,
+            "finetune": cfg.model.finetune,
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+        },
+        write_files=lambda folder: save_text_model(folder, _final(model, cfg), inputs, spec),
+    )
+
+
+def _split_missing(
+    cfg: ExperimentConfig,
+    datasets: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    train: TextSource,
+) -> None:
+    split = cfg.data.split
+    stratify = split.stratify and not cfg.data.multi_label
+    carve = [(s, f) for s, f in (("test", split.test), ("validation", split.validation))]
+    whole = 1.0
+    for name, fraction in carve:
+        if name in datasets or fraction <= 0:
+            continue
+        strata = [str(v) for v in labels["train"]] if stratify else None
+        kept, taken = split_off(
+            len(datasets["train"]), fraction / whole, strata, cfg.train.seed, train.source
+        )
+        datasets[name] = datasets["train"].select(taken)
+        datasets["train"] = datasets["train"].select(kept)
+        labels[name], labels["train"] = labels["train"][taken], labels["train"][kept]
+        whole -= fraction
+
+
+def _label_encoder(target: Any) -> Any:
+    if target.kind == "multilabel":
+        from trainforge.tasks.multilabel import parse_labels
+
+        index = {label: i for i, label in enumerate(target.labels_)}
+        k, delimiter = len(index), target.delimiter
+
+        def multi(values: list[Any]) -> list[list[float]]:
+            rows = []
+            for value in values:
+                row = [0.0] * k
+                for label in parse_labels(value, delimiter):
+                    row[index[label]] = 1.0
+                rows.append(row)
+            return rows
+
+        return multi
+    index = {label: i for i, label in enumerate(target.labels_)}
+    return lambda values: [index[str(v)] for v in values]
+
+
+def _build_network(cfg: ExperimentConfig, backbone: str, target: Any) -> Any:
+    from trainforge.models.transformer import TextClassifier, load_encoder
+
+    encoder = load_encoder(
+        backbone, cfg.pooling, target.labels_, target.n_outputs, target.kind == "multilabel"
+    )
+    return TextClassifier(encoder, cfg.pooling, target.n_outputs, cfg.model.dropout)
+
+
+def _loader(dataset: Any, cfg: ExperimentConfig, tokenizer: Any, *, shuffle: bool) -> Any:
+    from trainforge.training.text_data import token_loader
+
+    return token_loader(
+        dataset,
+        cfg.train.batch_size if shuffle else cfg.train.eval_batch_size,
+        tokenizer.pad_token_id or 0,
+        shuffle_seed=cfg.train.seed if shuffle else None,
+        group_by_length=cfg.train.group_by_length,
+        augment=cfg.data.augment if shuffle else None,
+        special_ids=tokenizer.all_special_ids,
+    )
+
+
+def _positions(loader: Any) -> Any:
+    """(row positions, inputs) for an unshuffled loader."""
+    start = 0
+    for batch in loader:
+        n = len(batch["input_ids"])
+        yield np.arange(start, start + n), {k: v for k, v in batch.items() if k != "labels"}
+        start += n
+
+
+def _fit(
+    model: Model,
+    cfg: ExperimentConfig,
+    encoded: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    tokenizer: Any,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+) -> Fitted:
+    from trainforge.models import finetune
+    from trainforge.training.fit import fit_network
+
+    net = model.network
+    has_val = "validation" in encoded
+    if cfg.model.finetune == "frozen":
+        return _fit_frozen(model, cfg, encoded, labels, tokenizer, run_dir, resume, progress)
+    train_loader = _loader(encoded["train"], cfg, tokenizer, shuffle=True)
+    val_loader = _loader(encoded["validation"], cfg, tokenizer, shuffle=False) if has_val else None
+    callbacks = [finetune.AdaLoraSchedule()] if cfg.model.finetune == "adalora" else []
+    return fit_network(
+        net,
+        model.target,
+        cfg.train,
+        (train_loader, val_loader),
+        run_dir,
+        resume=resume,
+        progress=progress,
+        callbacks=callbacks,
+    )
+
+
+def _fit_frozen(
+    model: Model,
+    cfg: ExperimentConfig,
+    encoded: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    tokenizer: Any,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+) -> Fitted:
+    """Embed every text once with the frozen backbone, then train only the head on the cache."""
+    import time
+
+    import torch
+
+    from trainforge.models.transformer import HeadOnly
+    from trainforge.training.data import tensor_loader
+    from trainforge.training.fit import fit_network
+
+    net = model.network
+    net.eval()
+    start = time.perf_counter()
+    features = {}
+    with torch.inference_mode():
+        for split in ("train", "validation"):
+            if split not in encoded:
+                continue
+            loader = _loader(encoded[split], cfg, tokenizer, shuffle=False)
+            chunks = [net.embed(**batch).float() for _, batch in _positions(loader)]
+            features[split] = torch.cat(chunks).numpy()
+    embed_seconds = time.perf_counter() - start
+    train = tensor_loader(
+        features["train"], labels["train"], cfg.train.batch_size, shuffle_seed=cfg.train.seed
+    )
+    val = (
+        tensor_loader(features["validation"], labels["validation"], cfg.train.eval_batch_size)
+        if "validation" in features
+        else None
+    )
+    fitted = fit_network(
+        HeadOnly(net.head),
+        model.target,
+        cfg.train,
+        (train, val),
+        run_dir,
+        resume=resume,
+        progress=progress,
+    )
+    fitted.extra["embedding_time_s"] = round(embed_seconds, 3)
+    return fitted
+
+
+def _final(model: Model, cfg: ExperimentConfig) -> Any:
+    """The network as packaged: peft weights merged unless the adapter alone is kept."""
+    from trainforge.models import finetune
+
+    if not cfg.model.peft.adapter_only:
+        finetune.merge(model.network)
+    return model.network
+
+
+def _trainable(net: Any) -> tuple[int, int]:
+    from trainforge.models.finetune import trainable_fraction
+
+    return trainable_fraction(net)
