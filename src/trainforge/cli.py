@@ -91,10 +91,10 @@ def predict(
     ] = None,
 ) -> None:
     """Predict rows with a trained model: one JSON object per row."""
-    from trainforge.predict import as_frame, load
+    from trainforge.predict import load
 
     model = load(model_dir)
-    frame = as_frame(data, model.config.data.encoding)
+    frame = model.frame(data)
     if limit is not None:
         frame = frame.head(limit)
     lines = "".join(json.dumps(p) + "\n" for p in model.predict(frame))

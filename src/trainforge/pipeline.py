@@ -248,7 +248,7 @@ def _finish(
     write_report(
         run_dir,
         title=f"trainforge report: {name}",
-        kind="regression" if model.target.kind == "regression" else "classification",
+        kind=model.target.kind,
         labels=model.labels,
         splits=results,
         history=fitted.history,

@@ -20,6 +20,8 @@ from trainforge.models.transformer import TextClassifier
 LAYERS = 3
 PEFT = ("lora", "adalora", "ia3")
 
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
+
 
 def _bert_config() -> BertConfig:
     return BertConfig(
@@ -90,9 +92,11 @@ def test_frozen_freezes_the_whole_encoder_and_trains_the_head() -> None:
 def test_peft_trains_the_head_and_freezes_the_base_weights(method: str) -> None:
     net = _prepare(_tiny(), method)
     trainable = _trainable(net)
-    # The classifier and pooler train (as modules_to_save copies) and are saved with the adapter.
+    # The classifier and pooler train (as modules_to_save copies) and are saved with the adapter;
+    # IA3 keeps the pretrained pooler (peft cannot merge IA3 with a pooler copy).
     assert any(".classifier.modules_to_save." in n and n.endswith("weight") for n in trainable)
-    assert any(".pooler.modules_to_save." in n and n.endswith("dense.weight") for n in trainable)
+    pooler_trains = any(".pooler.modules_to_save." in n for n in trainable)
+    assert pooler_trains == (method != "ia3")
     marker = {"lora": "lora_", "adalora": "lora_", "ia3": "ia3_"}[method]
     assert any(marker in n for n in trainable)
     for name, param in net.named_parameters():
@@ -181,16 +185,7 @@ def _merge_case(method: str) -> tuple[TextClassifier, torch.Tensor, torch.Tensor
     [
         "lora",
         "adalora",
-        pytest.param(
-            "ia3",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AttributeError,
-                reason="peft's IA3 merge_and_unload fails on the BertPooler in modules_to_save "
-                "('BertPooler' object has no attribute 'weight'), so finetune: ia3 with cls "
-                "pooling cannot be packaged merged",
-            ),
-        ),
+        "ia3",
     ],
 )
 def test_merge_gives_the_same_logits_as_the_peft_model(method: str, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
@@ -72,23 +74,18 @@ def test_layer_decay_gives_embeddings_the_least_lr_and_the_head_the_full_lr() ->
     assert of["classifier.bias"]["lr"] == head == pytest.approx(LR)
     assert of["bert.pooler.dense.weight"]["lr"] == pytest.approx(LR)  # the pooler is head
     lrs = [embeddings, *layers, head]
-    assert all(a < b for a, b in zip(lrs, lrs[1:])), lrs
+    assert all(a < b for a, b in pairwise(lrs)), lrs
     assert min(g["lr"] for g in groups) == embeddings
     # Biases and norms share their layer's lr (only their weight decay differs).
     for i in range(LAYERS):
         assert _layer_lr(model, groups, i, "bias") == layers[i]
     assert of["bert.embeddings.LayerNorm.weight"]["lr"] == embeddings
     # Consecutive layers differ by the decay factor.
-    for lower, upper in zip(layers, layers[1:]):
+    for lower, upper in pairwise(layers):
         assert lower / upper == pytest.approx(DECAY)
     assert embeddings / layers[0] == pytest.approx(DECAY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optim.parameter_groups puts the head at depth L + 2, not L + 1 as documented: "
-    "the top layer gets lr * decay^2 and embeddings lr * decay^(L + 2)",
-)
 def test_layer_decay_follows_the_documented_formula() -> None:
     # Docstring: layer i of L gets lr * decay^(L + 1 - i); embeddings i = 0; heads i = L + 1.
     model = _tiny_bert()
@@ -120,12 +117,12 @@ def _lrs(scheduler_name: str, total: int, warmup_ratio: float = 0.1) -> list[flo
 def test_linear_warmup_rises_to_the_peak_then_decays_to_zero() -> None:
     lrs = _lrs("linear_warmup", total=100)  # 10 warm-up steps
     warmup = lrs[:11]
-    assert all(a < b for a, b in zip(warmup, warmup[1:]))
+    assert all(a < b for a, b in pairwise(warmup))
     assert 0 < lrs[0] < 0.2 * LR
     assert max(lrs) == pytest.approx(LR)
     assert lrs.index(max(lrs)) == 10
     decay = lrs[10:]
-    assert all(a > b for a, b in zip(decay, decay[1:]))
+    assert all(a > b for a, b in pairwise(decay))
     assert lrs[55] == pytest.approx(LR / 2)  # linear: halfway through the decay
     assert lrs[100] == pytest.approx(0.0, abs=1e-12)
 
@@ -133,7 +130,7 @@ def test_linear_warmup_rises_to_the_peak_then_decays_to_zero() -> None:
 def test_cosine_decays_along_half_a_cosine_to_zero() -> None:
     lrs = _lrs("cosine", total=100, warmup_ratio=0.0)
     assert lrs[0] == pytest.approx(LR)
-    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert all(a > b for a, b in pairwise(lrs))
     assert lrs[50] == pytest.approx(LR / 2)
     assert lrs[25] == pytest.approx(LR * (1 + 2**-0.5) / 2)  # above the linear line
     assert lrs[100] == pytest.approx(0.0, abs=1e-12)
@@ -141,7 +138,7 @@ def test_cosine_decays_along_half_a_cosine_to_zero() -> None:
 
 def test_cosine_with_warmup_rises_first() -> None:
     lrs = _lrs("cosine", total=50, warmup_ratio=0.2)  # 10 warm-up steps
-    assert all(a < b for a, b in zip(lrs[:11], lrs[1:11]))
+    assert all(a < b for a, b in pairwise(lrs[:11]))
     assert lrs[10] == pytest.approx(LR)
     assert lrs[30] == pytest.approx(LR / 2)
     assert lrs[50] == pytest.approx(0.0, abs=1e-12)

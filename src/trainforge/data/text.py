@@ -67,12 +67,18 @@ def read_text(spec: str, encoding: str = "utf-8") -> TextSource:
         options["delimiter"] = "\t"
     if path.stat().st_size == 0:
         raise DataError("is empty", where=spec, fix="Point the config at a file with rows")
+    # No "Generating train split" bars: they would precede any error message on stderr.
+    bars_were_on = not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
     try:
         dataset = datasets.load_dataset(
             builder, data_files=str(path.resolve()), split="train", **options
         )
     except Exception as exc:
         raise _load_error(path, encoding, exc) from None
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
     if len(dataset) == 0:
         raise DataError("has no data rows", where=spec, fix="Add rows under the header")
     return TextSource(dataset, spec, first_line)
@@ -111,9 +117,17 @@ def check_text(source: TextSource, data: DataConfig, *, need_labels: bool = True
                 fix=f"The file has columns {format_choices(columns)}."
                 f"{did_you_mean(column, columns)} Fix {field} in the config",
             )
-    for _, column in wanted[: 2 if data.text_pair_column else 1]:
+    for field, column in wanted[: 2 if data.text_pair_column else 1]:
         values = dataset.data.column(column)
-        text = pc.cast(values, pa.string())
+        try:
+            text = pc.cast(values, pa.string())
+        except pa.ArrowException:  # lists (e.g. pre-split tokens), structs, ...
+            raise DataError(
+                f"column {column!r} (from {field}) holds {values.type} values, not text",
+                where=source.source,
+                fix=f"Point {field} at a column with one string per row (join token lists "
+                "into one string)",
+            ) from None
         blank = pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), ""))
         blank = pc.fill_null(blank, True)
         if pc.any(blank).as_py():

@@ -221,7 +221,7 @@ def write_report(
     run_dir: Path,
     *,
     title: str,
-    kind: Literal["classification", "regression"],
+    kind: Literal["classification", "multilabel", "regression"],
     labels: Sequence[str] | None,
     splits: Sequence[SplitResult],
     history: list[dict[str, float]],
@@ -243,9 +243,9 @@ def write_report(
     Returns:
         The path of ``report.html``.
     """
-    if kind not in ("classification", "regression"):
+    if kind not in ("classification", "multilabel", "regression"):
         raise ValueError(f"'kind' must be 'classification' or 'regression'; got {kind!r}.")
-    if kind == "classification" and not labels:
+    if kind in ("classification", "multilabel") and not labels:
         raise ValueError("'labels' must list the class names for a classification report.")
     names = [split.name for split in splits]
     if len(set(map(_slug, names))) != len(names):
@@ -265,7 +265,7 @@ def write_report(
         parts += ["<h2>Summary</h2>", _table(["item", "value"], rows)]
     if splits:
         parts += ["<h2>Metrics</h2>", _metrics_table(splits)]
-    if kind == "classification" and labels and splits:
+    if kind in ("classification", "multilabel") and labels and splits:
         parts += [
             f"<h2>Per-class scores ({_esc(splits[-1].name)})</h2>",
             _per_class_table(splits[-1], labels),
@@ -275,7 +275,7 @@ def write_report(
     if curves is not None:
         parts += ["<h2>Learning curves</h2>", _img(curves, "Losses and validation metrics")]
 
-    if splits:
+    if splits and kind != "multilabel":  # per-label scores above say it; no single matrix
         heading = "Confusion matrices and ROC curves" if kind == "classification" else "Predictions"
         parts.append(f"<h2>{heading}</h2>")
         for split in splits:

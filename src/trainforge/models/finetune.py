@@ -44,6 +44,10 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
     head_modules = [
         name for name in HEAD_MODULES if net.head is None and _has_child(net.encoder, name)
     ]
+    if model.finetune == "ia3":
+        # peft cannot merge IA3 with a pooler in modules_to_save (peft PR #3213); the pooler
+        # keeps its pretrained weights there.
+        head_modules = [name for name in head_modules if name != "pooler"]
     task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
     options = model.peft
     targets = list(options.target_modules) if options.target_modules else None

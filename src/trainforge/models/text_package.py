@@ -20,6 +20,7 @@ from trainforge.data.text import TextInputs
 from trainforge.models.transformer import TextClassifier
 
 HF = "hf"
+BACKBONE = "backbone"
 HEAD = "head.safetensors"
 ADAPTERS = "adapters.safetensors"
 PEFT_ADAPTER = "adapter"
@@ -46,8 +47,10 @@ def save_text_model(
         net.encoder.save_pretrained(folder / PEFT_ADAPTER)
         inputs.tokenizer.save_pretrained(folder / PEFT_ADAPTER)
     else:
-        net.encoder.save_pretrained(folder / HF)
-        inputs.tokenizer.save_pretrained(folder / HF)
+        standalone = net.head is None and not spec["adapters"]
+        target = folder / (HF if standalone else BACKBONE)
+        net.encoder.save_pretrained(target)
+        inputs.tokenizer.save_pretrained(target)
     if net.head is not None:
         save_file(_contiguous(net.head), folder / HEAD)
     if spec["adapters"]:
@@ -78,10 +81,11 @@ def load_text_model(
         encoder = peft.PeftModel.from_pretrained(base, folder / PEFT_ADAPTER).merge_and_unload()
         tokenizer = load_tokenizer(str(folder / PEFT_ADAPTER))
     else:
+        source = folder / HF if (folder / HF).is_dir() else folder / BACKBONE
         encoder = load_encoder(
-            str(folder / HF), spec["pooling"], manifest.get("labels"), spec["n_outputs"], multi
+            str(source), spec["pooling"], manifest.get("labels"), spec["n_outputs"], multi
         )
-        tokenizer = load_tokenizer(str(folder / HF))
+        tokenizer = load_tokenizer(str(source))
     net = TextClassifier(encoder, spec["pooling"], spec["n_outputs"], cfg.model.dropout)
     if net.head is not None:
         net.head.load_state_dict(load_file(folder / HEAD))

