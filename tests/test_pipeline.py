@@ -128,7 +128,7 @@ def test_default_output_folder_never_overwrites_a_finished_run(
         "model": {"type": "logistic_regression"},
     }
     first = trainforge.train(config, progress=False)
-    trainforge.train(config, progress=False)
+    second = trainforge.train(config, progress=False)
     assert first.run_dir == Path("runs/iris")
     assert second.run_dir == Path("runs/iris-2")
     assert (first.run_dir / "metrics.json").is_file()
