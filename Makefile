@@ -25,9 +25,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 quickstart: install
-	$(BIN)/trainforge train examples/breast_cancer.yaml --output runs/quickstart --overwrite
-	@echo "Predictions of the saved package for 5 rows:"
-	$(BIN)/trainforge predict runs/quickstart/model sklearn:breast_cancer --limit 5
+	$(BIN)/trainforge train examples/quickstart.yaml --output runs/quickstart --overwrite
+	@echo "Predictions of the saved package for examples/data/reviews/new_reviews.txt:"
+	$(BIN)/trainforge predict runs/quickstart/model examples/data/reviews/new_reviews.txt
 	@echo "Report: open runs/quickstart/report.html in a browser."
 
 test: install-dev

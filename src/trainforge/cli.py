@@ -48,12 +48,20 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
     ] = False,
+    adapter_only: Annotated[
+        bool,
+        typer.Option(
+            "--adapter-only",
+            help="LoRA/AdaLoRA/IA3: package the small adapter instead of merged weights.",
+        ),
+    ] = False,
 ) -> None:
     """Train a model; writes RUN_DIR/metrics.json, report.html and model/."""
     from trainforge.pipeline import train as run_training
 
+    overrides = [*(set_ or []), *(["model.peft.adapter_only=true"] if adapter_only else [])]
     run = run_training(
-        config, overrides=set_ or [], output=output, resume=resume, overwrite=overwrite
+        config, overrides=overrides, output=output, resume=resume, overwrite=overwrite
     )
     _print_metrics(run.metrics)
     typer.echo(f"Model:   {run.model_dir}")

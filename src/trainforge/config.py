@@ -265,6 +265,11 @@ class ExperimentConfig(_Section):
                 "model.finetune 'frozen' trains a head on cached mean-pooled sentence embeddings; "
                 "set model.pooling to 'mean' or 'auto'"
             )
+        if self.model.peft.adapter_only and self.model.finetune not in ("lora", "adalora", "ia3"):
+            raise ValueError(
+                "model.peft.adapter_only (--adapter-only) needs model.finetune lora, adalora or "
+                f"ia3; got {self.model.finetune!r}"
+            )
         if self.data.multi_label and self.train.loss not in ("auto", "bce"):
             raise ValueError("data.multi_label trains with train.loss 'bce'; set it to 'auto'")
         if self.model.type == "logistic_regression" and not self.is_classification:

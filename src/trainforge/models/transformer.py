@@ -48,7 +48,29 @@ def resolve_backbone(name: str) -> str:
             where="model.backbone",
             fix="Check the path, or use 'minilm' for the embedded default backbone",
         )
-    return name  # a hub name such as "bert-base-uncased"
+    if _hub_reachable():
+        return name  # a hub name such as "bert-base-uncased"
+    # Offline: use a copy in the local Hugging Face cache if there is one, without the
+    # minute of connection retries that a plain from_pretrained would spend first.
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(name, "config.json")
+    if isinstance(cached, str):
+        return str(Path(cached).parent)
+    raise _hub_error(name, ConnectionError("the Hugging Face hub cannot be reached"))
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _hub_error(name: str, exc: Exception) -> ConfigError:
