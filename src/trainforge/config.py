@@ -31,9 +31,11 @@ class _Section(BaseModel):
 class SplitConfig(_Section):
     """How to carve validation and test sets out of `data.train` when they are not given."""
 
-    validation: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of rows for validation.")
-    test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction of rows for test.")
-    stratify: bool = Field(True, description="Keep class proportions in every split.")
+    validation: float = Field(
+        default=0.1, ge=0.0, lt=1.0, description="Fraction of rows for validation."
+    )
+    test: float = Field(default=0.2, ge=0.0, lt=1.0, description="Fraction of rows for test.")
+    stratify: bool = Field(default=True, description="Keep class proportions in every split.")
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitConfig:
@@ -48,8 +50,10 @@ class SplitConfig(_Section):
 class AugmentConfig(_Section):
     """Token-level noise on training text (off by default)."""
 
-    deletion: float = Field(0.0, ge=0.0, lt=0.5, description="Chance to drop each token.")
-    swap: float = Field(0.0, ge=0.0, lt=0.5, description="Chance to swap a token with the next.")
+    deletion: float = Field(default=0.0, ge=0.0, lt=0.5, description="Chance to drop each token.")
+    swap: float = Field(
+        default=0.0, ge=0.0, lt=0.5, description="Chance to swap a token with the next."
+    )
 
 
 class DataConfig(_Section):
@@ -58,51 +62,59 @@ class DataConfig(_Section):
     train: str = Field(
         description="Training data: a .csv/.tsv/.jsonl/.parquet file or 'sklearn:NAME'."
     )
-    validation: str | None = Field(None, description="Validation data; split from train if absent.")
-    test: str | None = Field(None, description="Test data; split from train if absent.")
-    label_column: str = Field("label", description="Column holding the target.")
-    text_column: str = Field("text", description="Column holding the text (text tasks).")
+    validation: str | None = Field(
+        default=None, description="Validation data; split from train if absent."
+    )
+    test: str | None = Field(default=None, description="Test data; split from train if absent.")
+    label_column: str = Field(default="label", description="Column holding the target.")
+    text_column: str = Field(default="text", description="Column holding the text (text tasks).")
     text_pair_column: str | None = Field(
-        None, description="Optional second text column, for sentence-pair classification."
+        default=None, description="Optional second text column, for sentence-pair classification."
     )
     multi_label: bool = Field(
-        False, description="Each row holds several labels (a list in JSONL, or delimited)."
+        default=False, description="Each row holds several labels (a list in JSONL, or delimited)."
     )
-    label_delimiter: str = Field("|", min_length=1, description="Separates labels in one cell.")
+    label_delimiter: str = Field(
+        default="|", min_length=1, description="Separates labels in one cell."
+    )
     augment: AugmentConfig = AugmentConfig()
-    encoding: str = Field("utf-8", description="Text encoding of csv/tsv/jsonl files.")
+    encoding: str = Field(default="utf-8", description="Text encoding of csv/tsv/jsonl files.")
     feature_columns: list[str] | None = Field(
-        None, description="Input columns; all columns but the label by default."
+        default=None, description="Input columns; all columns but the label by default."
     )
     split: SplitConfig = SplitConfig()
     missing: Literal["impute", "error"] = Field(
-        "impute", description="Missing feature values: fill (median / most frequent) or refuse."
+        default="impute",
+        description="Missing feature values: fill (median / most frequent) or refuse.",
     )
     unknown_category: Literal["error", "ignore"] = Field(
-        "error", description="A category unseen in training at predict time: refuse or encode as 0."
+        default="error",
+        description="A category unseen in training at predict time: refuse or encode as 0.",
     )
 
 
 class PeftConfig(_Section):
     """Settings of the parameter-efficient methods (lora, adalora, ia3)."""
 
-    r: int = Field(8, ge=1, description="LoRA rank (initial rank for adalora).")
-    alpha: float = Field(16.0, gt=0.0, description="LoRA scaling numerator.")
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    r: int = Field(default=8, ge=1, description="LoRA rank (initial rank for adalora).")
+    alpha: float = Field(default=16.0, gt=0.0, description="LoRA scaling numerator.")
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     target_modules: list[str] | None = Field(
-        None, description="Layers to adapt; peft's default for the architecture when absent."
+        default=None,
+        description="Layers to adapt; peft's default for the architecture when absent.",
     )
     adapter_only: bool = Field(
-        False, description="Package the small adapter instead of merged weights."
+        default=False, description="Package the small adapter instead of merged weights."
     )
 
 
 class AdapterConfig(_Section):
     """Bottleneck adapters (Houlsby et al., 2019)."""
 
-    size: int = Field(64, ge=1, description="Bottleneck width.")
+    size: int = Field(default=64, ge=1, description="Bottleneck width.")
     target_modules: list[str] = Field(
-        ["output.dense"], description="Linear layers after which adapters go (name suffixes)."
+        default=["output.dense"],
+        description="Linear layers after which adapters go (name suffixes).",
     )
 
 
@@ -116,26 +128,29 @@ class ModelConfig(_Section):
         "random_forest",
         "hist_gradient_boosting",
         "transformer",
-    ] = Field("mlp", description="'transformer' for text tasks (the default there).")
+    ] = Field(default="mlp", description="'transformer' for text tasks (the default there).")
     backbone: str = Field(
-        "minilm",
+        default="minilm",
         description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2), a local folder in "
         "the transformers format, or a hub name.",
     )
     finetune: Literal["full", "frozen", "lora", "adalora", "ia3", "adapter"] = Field(
-        "full", description="Which weights train (text tasks)."
+        default="full", description="Which weights train (text tasks)."
     )
     pooling: Literal["auto", "cls", "mean"] = Field(
-        "auto", description="'auto': mean for finetune frozen, cls otherwise."
+        default="auto", description="'auto': mean for finetune frozen, cls otherwise."
     )
     peft: PeftConfig = PeftConfig()
     adapter: AdapterConfig = AdapterConfig()
-    hidden_sizes: list[int] = Field([64, 32], description="Widths of the MLP's hidden layers.")
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    hidden_sizes: list[int] = Field(
+        default=[64, 32], description="Widths of the MLP's hidden layers."
+    )
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
     batch_norm: bool = False
     params: dict[str, Any] = Field(
-        {}, description="Keyword arguments for scikit-learn estimators (model.type classical)."
+        default={},
+        description="Keyword arguments for scikit-learn estimators (model.type classical).",
     )
 
     @model_validator(mode="after")
@@ -149,11 +164,11 @@ class EarlyStoppingConfig(_Section):
     """Stop when the monitored metric has not improved for `patience` epochs."""
 
     monitor: str = "val_loss"
-    patience: int = Field(5, ge=1)
+    patience: int = Field(default=5, ge=1)
     mode: Literal["auto", "min", "max"] = Field(
-        "auto", description="'auto': min for losses and errors, max for scores."
+        default="auto", description="'auto': min for losses and errors, max for scores."
     )
-    min_delta: float = Field(0.0, ge=0.0)
+    min_delta: float = Field(default=0.0, ge=0.0)
 
     @property
     def resolved_mode(self) -> Literal["min", "max"]:
@@ -166,36 +181,50 @@ class EarlyStoppingConfig(_Section):
 class TrainConfig(_Section):
     """How to fit: optimisation, regularisation, schedule, stopping, reproducibility."""
 
-    epochs: int = Field(50, ge=1)
-    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps.")
-    batch_size: int = Field(32, ge=1)
-    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adamw"
-    lr: float = Field(1e-3, gt=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="For sgd and rmsprop.")
-    nesterov: bool = Field(False, description="Nesterov momentum for sgd.")
-    weight_decay: float = Field(0.0, ge=0.0, description="L2 penalty (decoupled for adamw).")
-    l1: float = Field(0.0, ge=0.0, description="L1 penalty on weights, added to the loss.")
-    loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = Field(
-        "auto", description="'auto': cross_entropy for classification, mse for regression."
+    epochs: int = Field(default=50, ge=1)
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Stop after this many optimiser steps."
     )
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_size: int = Field(default=32, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adamw"
+    lr: float = Field(default=1e-3, gt=0.0)
+    momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="For sgd and rmsprop.")
+    nesterov: bool = Field(default=False, description="Nesterov momentum for sgd.")
+    weight_decay: float = Field(
+        default=0.0, ge=0.0, description="L2 penalty (decoupled for adamw)."
+    )
+    l1: float = Field(default=0.0, ge=0.0, description="L1 penalty on weights, added to the loss.")
+    loss: Literal["auto", "cross_entropy", "bce", "mse", "mae", "huber"] = Field(
+        default="auto", description="'auto': cross_entropy for classification, mse for regression."
+    )
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     class_weight: Literal["none", "balanced"] = "none"
     scheduler: Literal["none", "cosine", "linear_warmup", "step", "reduce_on_plateau"] = "none"
-    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0, description="For linear_warmup.")
-    step_size: int = Field(10, ge=1, description="Epochs between decays, for step.")
-    gamma: float = Field(0.1, gt=0.0, le=1.0, description="Decay factor for step/plateau.")
+    warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0, description="For linear_warmup.")
+    step_size: int = Field(default=10, ge=1, description="Epochs between decays, for step.")
+    gamma: float = Field(default=0.1, gt=0.0, le=1.0, description="Decay factor for step/plateau.")
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
-    restore_best: bool = Field(True, description="Evaluate and package the best epoch's weights.")
+    restore_best: bool = Field(
+        default=True, description="Evaluate and package the best epoch's weights."
+    )
     keep_checkpoints: bool = Field(
-        False, description="Keep RUN_DIR/checkpoints after a finished run (the package suffices)."
+        default=False,
+        description="Keep RUN_DIR/checkpoints after a finished run (the package suffices).",
     )
-    gradient_clip: float | None = Field(1.0, gt=0.0)
-    max_length: int = Field(128, ge=8, description="Tokens per text; longer texts are truncated.")
+    gradient_clip: float | None = Field(default=1.0, gt=0.0)
+    max_length: int = Field(
+        default=128, ge=8, description="Tokens per text; longer texts are truncated."
+    )
     layer_decay: float | None = Field(
-        None, gt=0.0, le=1.0, description="Layer-wise lr decay for full fine-tuning (e.g. 0.9)."
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="Layer-wise lr decay for full fine-tuning (e.g. 0.9).",
     )
-    group_by_length: bool = Field(True, description="Batch texts of similar length together.")
-    eval_batch_size: int = Field(128, ge=1)
+    group_by_length: bool = Field(
+        default=True, description="Batch texts of similar length together."
+    )
+    eval_batch_size: int = Field(default=128, ge=1)
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     seed: int = 42
 
@@ -204,7 +233,9 @@ class ExperimentConfig(_Section):
     """A whole experiment: task, data, model and training."""
 
     task: Task
-    name: str | None = Field(None, description="Run name; the config file's stem by default.")
+    name: str | None = Field(
+        default=None, description="Run name; the config file's stem by default."
+    )
     data: DataConfig
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -278,12 +309,12 @@ class ExperimentConfig(_Section):
                 f"{self.task!r} use 'linear', 'mlp', 'random_forest' or 'hist_gradient_boosting'"
             )
         if self.train.early_stopping is not None:
-            allowed = monitorable_metrics(self.task)
+            metrics = monitorable_metrics(self.task)
             monitor = self.train.early_stopping.monitor
-            if monitor not in allowed:
+            if monitor not in metrics:
                 raise ValueError(
                     f"train.early_stopping.monitor {monitor!r} is not a logged metric; "
-                    f"use one of {format_choices(allowed)}.{did_you_mean(monitor, allowed)}"
+                    f"use one of {format_choices(metrics)}.{did_you_mean(monitor, metrics)}"
                 )
         return self
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from trainforge.errors import DataError
 from trainforge.package import ESTIMATOR, WEIGHTS, read_manifest
 from trainforge.tasks import Target, target_from_state
 
-Rows = pd.DataFrame | list[Any] | dict[str, Any] | str | Path
+Rows: TypeAlias = pd.DataFrame | list[Any] | dict[str, Any] | str | Path
 
 
 class Model:

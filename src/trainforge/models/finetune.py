@@ -55,7 +55,7 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
         config: Any = peft.LoraConfig(
             task_type=task_type,
             r=options.r,
-            lora_alpha=options.alpha,
+            lora_alpha=options.alpha,  # type: ignore[arg-type]  # peft annotates int, takes float
             lora_dropout=options.dropout,
             target_modules=targets,
             modules_to_save=head_modules or None,
@@ -65,7 +65,7 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
             task_type=task_type,
             init_r=options.r,
             target_r=max(1, options.r // 2),
-            lora_alpha=options.alpha,
+            lora_alpha=options.alpha,  # type: ignore[arg-type]  # peft annotates int, takes float
             lora_dropout=options.dropout,
             target_modules=targets,
             modules_to_save=head_modules or None,
@@ -111,7 +111,7 @@ class AdaLoraSchedule(L.Callback):
 def merge(net: TextClassifier) -> TextClassifier:
     """Fold peft weights into the backbone so the model predicts without peft."""
     if hasattr(net.encoder, "merge_and_unload"):
-        net.encoder = net.encoder.merge_and_unload()
+        net.encoder = net.encoder.merge_and_unload()  # type: ignore[operator]
     return net
 
 

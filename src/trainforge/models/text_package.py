@@ -11,7 +11,7 @@ adapter/             peft adapter with the trained head (model.peft.adapter_only
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -44,17 +44,17 @@ def save_text_model(
     from safetensors.torch import save_file
 
     if spec["adapter_only"]:
-        net.encoder.save_pretrained(folder / PEFT_ADAPTER)
+        net.encoder.save_pretrained(folder / PEFT_ADAPTER)  # type: ignore[operator]
         inputs.tokenizer.save_pretrained(folder / PEFT_ADAPTER)
     else:
         standalone = net.head is None and not spec["adapters"]
         target = folder / (HF if standalone else BACKBONE)
-        net.encoder.save_pretrained(target)
+        net.encoder.save_pretrained(target)  # type: ignore[operator]
         inputs.tokenizer.save_pretrained(target)
     if net.head is not None:
         save_file(_contiguous(net.head), folder / HEAD)
     if spec["adapters"]:
-        save_file(_contiguous(net.adapters), folder / ADAPTERS)
+        save_file(_contiguous(cast(nn.ModuleDict, net.adapters)), folder / ADAPTERS)
 
 
 def load_text_model(

@@ -122,7 +122,7 @@ class TextClassifier(nn.Module):
         self.pooling = pooling
         self.head: nn.Module | None = None
         if pooling == "mean":
-            hidden = encoder.config.hidden_size
+            hidden: int = encoder.config.hidden_size  # type: ignore[union-attr, assignment]
             self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
 
     def forward(self, **inputs: torch.Tensor) -> torch.Tensor:

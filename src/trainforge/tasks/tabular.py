@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from trainforge.package import ESTIMATOR, WEIGHTS, write_json
 from trainforge.predict import Model
 from trainforge.tasks import make_target
 from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.regression import RegressionTarget
 
 
 def prepare(cfg: ExperimentConfig) -> Prepared:
@@ -23,7 +25,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     from trainforge.pipeline import seed_all
 
     splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.train.seed)
-    target = make_target(cfg).fit(splits.train)
+    # Tabular targets are fitted on the frame; multi-label targets (data.multi_label) are text-only.
+    target = cast(ClassificationTarget | RegressionTarget, make_target(cfg)).fit(splits.train)
     prep = TabularPreprocessor(
         cfg.data.feature_columns, cfg.data.label_column, cfg.data.missing, cfg.data.unknown_category
     ).fit(splits.train)

@@ -20,6 +20,8 @@ from trainforge.data.text import (
 from trainforge.predict import Model
 from trainforge.tasks import make_target
 from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.multilabel import MultiLabelTarget
 
 
 def prepare(cfg: ExperimentConfig) -> Prepared:
@@ -35,6 +37,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     for source in sources.values():
         check_text(source, data)
     target = make_target(cfg)
+    assert isinstance(target, (ClassificationTarget, MultiLabelTarget)), "text tasks classify"
     train_labels = column_values(sources["train"].dataset, data.label_column)
     target.fit_values(train_labels, sources["train"].source)
     labels = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def fit(
     *,
     resume: bool = False,
     progress: bool = True,
-    extra_callbacks: list[L.Callback] | None = None,
+    extra_callbacks: Sequence[L.Callback] | None = None,
 ) -> FitResult:
     """Train `module`; checkpoints go to `run_dir/checkpoints`, CSV logs to `run_dir/logs`.
 
@@ -176,7 +177,7 @@ def fit_network(
     *,
     resume: bool,
     progress: bool,
-    callbacks: list[L.Callback] | None = None,
+    callbacks: Sequence[L.Callback] | None = None,
 ) -> Fitted:
     """Train a torch network with the Lightning loop; returns history and throughput."""
     train_loader, val_loader = loaders

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -74,7 +74,7 @@ def build_scheduler(
         scheduler: Any = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma)
         return {"scheduler": scheduler, "interval": "epoch"}
     if name == "reduce_on_plateau":
-        mode = "min" if monitor.endswith(("loss", "rmse", "mae")) else "max"
+        mode: Literal["min", "max"] = "min" if monitor.endswith(("loss", "rmse", "mae")) else "max"
         patience = max(1, (cfg.early_stopping.patience if cfg.early_stopping else 4) // 2)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=cfg.gamma, patience=patience
