@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -122,6 +123,7 @@ def fit(
         enable_model_summary=False,
         enable_progress_bar=progress,
         log_every_n_steps=max(1, min(50, steps)),
+        plugins=[_DiskCheckpointIO()],
         limit_val_batches=1.0 if val_loader is not None else 0,
         val_check_interval=val_every if val_loader is not None else None,
     )
@@ -145,6 +147,42 @@ def fit(
         epochs_run=trainer.current_epoch,
         best_epoch=best_epoch,
     )
+
+
+class _DiskCheckpointIO(L.pytorch.plugins.io.TorchCheckpointIO):
+    """Saves straight to a temporary file, then renames it into place.
+
+    Lightning's default serialises the whole checkpoint into memory first (weights and
+    optimiser state, twice over), which raised the peak memory of a text run by ~80 MB.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
+    ) -> None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, target)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas (as MALLOC_ARENA_MAX=2 does).
+
+    Tensors of ever-changing shapes (variable-length text batches) fragment many arenas;
+    capping them lowered peak memory of a text run by ~100 MB at no measurable speed cost.
+    A no-op where glibc is absent.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None or os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        ctypes.CDLL(name).mallopt(-8, arenas)  # -8 is M_ARENA_MAX
+    except (OSError, AttributeError):
+        return
 
 
 class _EpochBar(L.pytorch.callbacks.TQDMProgressBar):
