@@ -354,3 +354,35 @@ def test_json_schema_describes_every_section() -> None:
     assert train["optimizer"]["enum"] == ["sgd", "adam", "adamw", "rmsprop"]
     assert train["lr"]["exclusiveMinimum"] == 0.0
     assert schema["$defs"]["DataConfig"]["additionalProperties"] is False
+
+
+def test_multi_label_is_refused_for_tabular_tasks() -> None:
+    with pytest.raises(ConfigError, match="data.multi_label is for text tasks"):
+        load_config(
+            {
+                "task": "tabular_classification",
+                "data": {"train": "x.csv", "multi_label": True},
+            }
+        )
+
+
+def test_adapter_only_needs_a_peft_method() -> None:
+    with pytest.raises(ConfigError, match="adapter_only .*needs model.finetune lora"):
+        load_config(
+            {
+                "task": "text_classification",
+                "data": {"train": "x.csv"},
+                "model": {"finetune": "full", "peft": {"adapter_only": True}},
+            }
+        )
+
+
+def test_text_tasks_get_transformer_defaults() -> None:
+    cfg = load_config({"task": "text_classification", "data": {"train": "x.csv"}})
+    assert cfg.model.type == "transformer" and cfg.train.lr == 5e-5
+    assert cfg.pooling == "cls"
+    frozen = load_config(
+        {"task": "text_classification", "data": {"train": "x.csv"}, "model": {"finetune": "frozen"}}
+    )
+    assert frozen.pooling == "mean"
+    assert frozen.train.lr == 1e-3 and frozen.train.epochs == 100

@@ -260,7 +260,10 @@ class ExperimentConfig(_Section):
         model = dict(raw.get("model") or {})
         model.setdefault("type", "transformer")
         train = dict(raw.get("train") or {})
-        for key, value in TEXT_TRAIN_DEFAULTS.items():
+        defaults = TEXT_TRAIN_DEFAULTS
+        if model.get("finetune") == "frozen":
+            defaults = FROZEN_TRAIN_DEFAULTS
+        for key, value in defaults.items():
             train.setdefault(key, value)
         raw["model"], raw["train"] = model, train
         return raw
@@ -301,6 +304,10 @@ class ExperimentConfig(_Section):
                 "model.peft.adapter_only (--adapter-only) needs model.finetune lora, adalora or "
                 f"ia3; got {self.model.finetune!r}"
             )
+        if self.data.multi_label and not self.is_text:
+            raise ValueError(
+                f"data.multi_label is for text tasks; task {self.task!r} predicts one label per row"
+            )
         if self.data.multi_label and self.train.loss not in ("auto", "bce"):
             raise ValueError("data.multi_label trains with train.loss 'bce'; set it to 'auto'")
         if self.model.type == "logistic_regression" and not self.is_classification:
@@ -325,6 +332,16 @@ TEXT_TRAIN_DEFAULTS: dict[str, Any] = {
     "scheduler": "linear_warmup",
     "weight_decay": 0.01,
     "early_stopping": {"monitor": "val_loss", "patience": 2},
+}
+
+
+# A linear probe on cached embeddings: many cheap epochs at a head-sized learning rate.
+FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 100,
+    "lr": 1e-3,
+    "scheduler": "none",
+    "weight_decay": 0.0,
+    "early_stopping": {"monitor": "val_loss", "patience": 10},
 }
 
 
