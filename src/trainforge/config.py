@@ -224,7 +224,9 @@ class TrainConfig(_Section):
     group_by_length: bool = Field(
         default=True, description="Batch texts of similar length together."
     )
-    eval_batch_size: int = Field(default=128, ge=1)
+    eval_batch_size: int = Field(
+        default=64, ge=1, description="Rows per forward pass when evaluating and predicting."
+    )
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     seed: int = 42
 

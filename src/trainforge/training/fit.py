@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -231,6 +232,11 @@ def fit_network(
         extra_callbacks=callbacks or [],
     )
     network.cpu().eval()
+    # Free gradients and optimiser state (twice the weights) before evaluation and packaging;
+    # the Trainer and the module hold each other, so only the cycle collector frees them.
+    network.zero_grad(set_to_none=True)
+    del module
+    gc.collect()
     return Fitted(
         history=result.history,
         train_time_s=result.train_time_s,
