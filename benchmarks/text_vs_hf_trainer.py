@@ -66,7 +66,7 @@ def main() -> None:
         print(json.dumps(results[name], indent=2), flush=True)
     report = {
         "settings": {
-            k: (str(v) if isinstance(v, Path) else v)
+            k: (os.path.relpath(v, REPO) if isinstance(v, Path) else v)
             for k, v in vars(args).items()
             if k not in ("worker", "out")
         },
