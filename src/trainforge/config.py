@@ -20,7 +20,6 @@ from trainforge.errors import ConfigError, did_you_mean, format_choices
 Task = Literal["tabular_classification", "tabular_regression", "text_classification"]
 CLASSIFICATION_TASKS = frozenset({"tabular_classification", "text_classification"})
 TEXT_TASKS = frozenset({"text_classification"})
-TORCH_MODELS = frozenset({"mlp", "linear"})
 SKLEARN_MODELS = frozenset({"logistic_regression", "random_forest", "hist_gradient_boosting"})
 
 

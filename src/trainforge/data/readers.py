@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import numbers
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,7 @@ def read_table(spec: str, *, encoding: str = "utf-8") -> pd.DataFrame:
     """
     if spec.startswith("sklearn:"):
         return _read_sklearn(spec.removeprefix("sklearn:"))
-    path = Path(spec)
-    if not path.is_file():
-        raise DataError("file not found", where=spec, fix=_missing_file_fix(path))
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DataError(
-            f"unsupported file type {suffix or '(none)'!r}",
-            where=spec,
-            fix=f"Use one of {format_choices(SUFFIXES)}, or 'sklearn:NAME' for a bundled set",
-        )
+    path, suffix = checked_file(spec, SUFFIXES, ", or 'sklearn:NAME' for a bundled set")
     if suffix == ".parquet":
         frame = _read_parquet(path)
         first_line = None
@@ -59,6 +51,21 @@ def read_table(spec: str, *, encoding: str = "utf-8") -> pd.DataFrame:
         )
     frame.attrs.update(source=spec, first_line=first_line)
     return frame
+
+
+def checked_file(spec: str, suffixes: Iterable[str], hint: str = "") -> tuple[Path, str]:
+    """(path, lower-case suffix) of an existing file of a supported type, else a DataError."""
+    path = Path(spec)
+    if not path.is_file():
+        raise DataError("file not found", where=spec, fix=_missing_file_fix(path))
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise DataError(
+            f"unsupported file type {suffix or '(none)'!r}",
+            where=spec,
+            fix=f"Use one of {format_choices(suffixes)}{hint}",
+        )
+    return path, suffix
 
 
 def row_place(frame: pd.DataFrame, row: Any) -> str:

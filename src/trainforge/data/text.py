@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from trainforge.config import DataConfig
-from trainforge.data.readers import _encoding_error, _missing_file_fix
+from trainforge.data.readers import _encoding_error, checked_file
 from trainforge.errors import DataError, did_you_mean, format_choices
 
 _BUILDERS = {
@@ -49,16 +49,7 @@ def read_text(spec: str, encoding: str = "utf-8") -> TextSource:
     """Load a .csv/.tsv/.jsonl/.parquet/.txt file as a memory-mapped Dataset."""
     import datasets
 
-    path = Path(spec)
-    if not path.is_file():
-        raise DataError("file not found", where=spec, fix=_missing_file_fix(path))
-    suffix = path.suffix.lower()
-    if suffix not in _BUILDERS:
-        raise DataError(
-            f"unsupported file type {suffix or '(none)'!r} for text",
-            where=spec,
-            fix=f"Use one of {format_choices(sorted(_BUILDERS))}",
-        )
+    path, suffix = checked_file(spec, sorted(_BUILDERS))
     builder, first_line = _BUILDERS[suffix]
     options: dict[str, Any] = {}
     if builder in ("csv", "json", "text"):

@@ -77,10 +77,9 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
 
     def evaluate(split: str) -> tuple[np.ndarray, np.ndarray]:
         loader = _loader(encoded[split], cfg, tokenizer, shuffle=False)
-        batches = ((rows, batch) for rows, batch in _positions(loader))
-        return labels[split], model._forward(batches, len(encoded[split]))
+        return labels[split], model._forward(_positions(loader), len(encoded[split]))
 
-    trainable, total = _trainable(net)
+    trainable, total = finetune.trainable_fraction(net)
     return Prepared(
         model=model,
         rows={split: len(ds) for split, ds in encoded.items()},
@@ -264,9 +263,3 @@ def _final(model: Model, cfg: ExperimentConfig) -> Any:
     if not cfg.model.peft.adapter_only:
         finetune.merge(model.network)
     return model.network
-
-
-def _trainable(net: Any) -> tuple[int, int]:
-    from trainforge.models.finetune import trainable_fraction
-
-    return trainable_fraction(net)

@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from trainforge.config import TrainConfig
@@ -150,7 +151,7 @@ def fit(
     )
 
 
-class _DiskCheckpointIO(L.pytorch.plugins.io.TorchCheckpointIO):
+class _DiskCheckpointIO(TorchCheckpointIO):
     """Saves straight to a temporary file, then renames it into place.
 
     Lightning's default serialises the whole checkpoint into memory first (weights and
