@@ -357,7 +357,7 @@ def test_json_schema_describes_every_section() -> None:
 
 
 def test_multi_label_is_refused_for_tabular_tasks() -> None:
-    with pytest.raises(ConfigError, match="data.multi_label is for text tasks"):
+    with pytest.raises(ConfigError, match=r"data\.multi_label is for text tasks"):
         load_config(
             {
                 "task": "tabular_classification",
@@ -367,7 +367,7 @@ def test_multi_label_is_refused_for_tabular_tasks() -> None:
 
 
 def test_adapter_only_needs_a_peft_method() -> None:
-    with pytest.raises(ConfigError, match="adapter_only .*needs model.finetune lora"):
+    with pytest.raises(ConfigError, match=r"adapter_only .*needs model\.finetune lora"):
         load_config(
             {
                 "task": "text_classification",

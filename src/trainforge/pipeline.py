@@ -95,6 +95,10 @@ def train(
 
 
 def _prepare(cfg: ExperimentConfig) -> Prepared:
+    if cfg.is_token:
+        from trainforge.tasks import token
+
+        return token.prepare(cfg)
     if cfg.is_text:
         from trainforge.tasks import text
 

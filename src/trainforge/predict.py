@@ -63,15 +63,22 @@ class Model:
             >>> model.predict(["a gripping, funny film"])[0]["label"]
             'positive'
         """
-        return self.target.decode(self.output(self.frame(rows)))
+        frame = self.frame(rows)
+        return self.target.decode(self.output(frame), frame)
 
-    def frame(self, rows: Rows) -> pd.DataFrame:
-        """Rows as a DataFrame (strings become the text column of text models)."""
+    def frame(self, rows: Rows) -> Any:
+        """Rows as a DataFrame (strings become the text column of text models); sentences
+        (`trainforge.data.conll.Sentences`) for token-classification models."""
+        if self.config.is_token:
+            return self.inputs.read(rows)
         text_column = self.config.data.text_column if self.config.is_text else None
         return as_frame(rows, self.config.data.encoding, text_column)
 
-    def output(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw task output: probabilities (n, k), or standardised values (n,) for regression."""
+    def output(self, frame: Any) -> Any:
+        """Raw task output: probabilities (n, k), standardised values (n,) for regression, or
+        one (words, tags) array of probabilities per sentence for token classification."""
+        if self.config.is_token:
+            return self.word_outputs(self.inputs.windows(frame))
         batch_size = self.config.train.eval_batch_size
         if isinstance(self.inputs, TabularPreprocessor):
             features = self.inputs.transform(frame)
@@ -102,9 +109,31 @@ class Model:
         assert result is not None, "no rows"
         return result
 
+    def word_outputs(self, windows: Any) -> list[np.ndarray]:
+        """Tag probabilities of every word of every sentence, from its sub-word windows."""
+        import torch
+
+        from trainforge.data.tokens import merge_windows
+
+        self.network.eval()
+        device = next(self.network.parameters()).device
+
+        def per_window() -> Any:
+            with torch.inference_mode():
+                for chosen, batch in self.inputs.batches(
+                    windows, self.config.train.eval_batch_size
+                ):
+                    logits = self.network(**{k: v.to(device) for k, v in batch.items()})
+                    probabilities = self.target.probabilities(logits).double().cpu().numpy()
+                    yield from zip(chosen, probabilities, strict=True)
+
+        return merge_windows(windows, per_window())
+
     def evaluate(self, rows: Rows) -> dict[str, Any]:
         """Metrics on labelled rows (the label column must be present)."""
         frame = self.frame(rows)
+        if self.config.is_token:
+            return self._evaluate_sentences(frame)
         column = self.config.data.label_column
         if column not in frame.columns:
             raise DataError(
@@ -114,13 +143,27 @@ class Model:
             )
         return self.target.metrics(encode_targets(self.target, frame), self.output(frame))
 
+    def _evaluate_sentences(self, sentences: Any) -> dict[str, Any]:
+        if sentences.tags is None:
+            raise DataError(
+                "the sentences carry no tags; evaluation needs tagged data",
+                where=sentences.source,
+                fix="Pass a CoNLL file with a tag column or JSONL with 'tags' (or 'entities'), "
+                "or use `trainforge predict` for untagged text",
+            )
+        truth = self.target.encode_tags(sentences.tags, sentences.place)  # type: ignore[union-attr]
+        return self.target.metrics(truth, self.output(sentences))  # type: ignore[arg-type]
+
 
 def encode_targets(target: Target, frame: pd.DataFrame) -> np.ndarray:
     """Encoded targets of a labelled frame, for any target kind."""
     if hasattr(target, "encode"):
         return target.encode(frame)
     from trainforge.data.readers import row_place
+    from trainforge.tasks.multilabel import MultiLabelTarget
 
+    if not isinstance(target, MultiLabelTarget):
+        raise TypeError(f"{target.kind} targets are encoded from sentences, not a frame")
     rows = list(frame.index)
     return target.encode_values(frame[target.column], lambda i: row_place(frame, rows[i]))
 

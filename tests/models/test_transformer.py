@@ -26,7 +26,7 @@ def test_hub_name_offline_fails_fast_and_says_how_to_use_a_local_folder(
 ) -> None:
     monkeypatch.setattr(transformer, "_hub_reachable", lambda timeout=3.0: False)
     start = time.monotonic()
-    with pytest.raises(ConfigError, match="pass the local folder as model.backbone"):
+    with pytest.raises(ConfigError, match=r"pass the local folder as model\.backbone"):
         transformer.resolve_backbone("someorg/no-such-model-anywhere")
     assert time.monotonic() - start < 5  # no minute of connection retries
 

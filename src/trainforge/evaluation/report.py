@@ -13,6 +13,7 @@ import math
 import os
 import re
 import tempfile
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,7 +49,8 @@ class SplitResult:
     output: np.ndarray
 
 
-_NON_SCALAR_METRICS = {"per_class", "confusion_matrix"}
+_NON_SCALAR_METRICS = {"per_class", "confusion_matrix", "per_type", "type_confusion"}
+Kind = Literal["classification", "multilabel", "regression", "token_classification"]
 _WIDE_MATRIX_CLASSES = 20
 
 _CSS = """
@@ -154,6 +156,32 @@ def _per_class_table(split: SplitResult, labels: Sequence[str]) -> str:
     return _table(["class", "precision", "recall", "f1", "support"], rows)
 
 
+def _per_type_table(split: SplitResult) -> str:
+    """Entity-level precision/recall/F1/support per entity type of one split."""
+    per_type = split.metrics.get("per_type") or {}
+    rows = [
+        [kind, *(scores.get(key, "—") for key in ("precision", "recall", "f1", "support"))]
+        for kind, scores in per_type.items()
+    ]
+    return _table(["entity type", "precision", "recall", "f1", "support"], rows)
+
+
+def _type_confusion_plot(split: SplitResult, plots_dir: Path) -> str:
+    """Word-level confusion of entity types (O included) of one split."""
+    confusion = split.metrics.get("type_confusion")
+    if not confusion:
+        return ""
+    path = plot_confusion_matrix(
+        confusion["matrix"],
+        confusion["labels"],
+        plots_dir / f"type_confusion_{_slug(split.name)}.png",
+        title=f"Entity types per word ({split.name})",
+    )
+    return f"<h3>{_esc(split.name)}</h3>" + _img(
+        path, f"Entity type of each word, true vs predicted, {split.name} (colour = row-normalised)"
+    )
+
+
 def _classification_plots(split: SplitResult, labels: Sequence[str], plots_dir: Path) -> str:
     """Write and embed the confusion matrix and ROC curve of one split."""
     slug = _slug(split.name)
@@ -221,7 +249,7 @@ def write_report(
     run_dir: Path,
     *,
     title: str,
-    kind: Literal["classification", "multilabel", "regression"],
+    kind: Kind,
     labels: Sequence[str] | None,
     splits: Sequence[SplitResult],
     history: list[dict[str, float]],
@@ -243,8 +271,8 @@ def write_report(
     Returns:
         The path of ``report.html``.
     """
-    if kind not in ("classification", "multilabel", "regression"):
-        raise ValueError(f"'kind' must be 'classification' or 'regression'; got {kind!r}.")
+    if kind not in typing.get_args(Kind):
+        raise ValueError(f"'kind' must be one of {typing.get_args(Kind)}; got {kind!r}.")
     if kind in ("classification", "multilabel") and not labels:
         raise ValueError("'labels' must list the class names for a classification report.")
     names = [split.name for split in splits]
@@ -265,6 +293,13 @@ def write_report(
         parts += ["<h2>Summary</h2>", _table(["item", "value"], rows)]
     if splits:
         parts += ["<h2>Metrics</h2>", _metrics_table(splits)]
+    if kind == "token_classification" and splits:
+        parts += [
+            f"<h2>Entity-level scores per type ({_esc(splits[-1].name)})</h2>",
+            '<p class="muted">Exact match of boundaries and type, as conlleval and seqeval '
+            "count them.</p>",
+            _per_type_table(splits[-1]),
+        ]
     if kind in ("classification", "multilabel") and labels and splits:
         parts += [
             f"<h2>Per-class scores ({_esc(splits[-1].name)})</h2>",
@@ -275,7 +310,10 @@ def write_report(
     if curves is not None:
         parts += ["<h2>Learning curves</h2>", _img(curves, "Losses and validation metrics")]
 
-    if splits and kind != "multilabel":  # per-label scores above say it; no single matrix
+    if splits and kind == "token_classification":
+        parts.append("<h2>Confusion of entity types</h2>")
+        parts += [_type_confusion_plot(split, plots_dir) for split in splits]
+    elif splits and kind != "multilabel":  # per-label scores above say it; no single matrix
         heading = "Confusion matrices and ROC curves" if kind == "classification" else "Predictions"
         parts.append(f"<h2>{heading}</h2>")
         for split in splits:

@@ -49,6 +49,8 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
         # keeps its pretrained weights there.
         head_modules = [name for name in head_modules if name != "pooler"]
     task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
+    if is_token_model(net.encoder):
+        task_type = "TOKEN_CLS"
     options = model.peft
     targets = list(options.target_modules) if options.target_modules else None
     if model.finetune == "lora":
@@ -90,6 +92,11 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
             where="model.peft.target_modules",
             fix="Name Linear layers of the backbone (BERT: query, key, value, dense)",
         ) from None
+
+
+def is_token_model(encoder: nn.Module) -> bool:
+    """A transformers model that gives logits per token (NER), not per text."""
+    return type(encoder).__name__.endswith("ForTokenClassification")
 
 
 def _is_head(name: str) -> bool:

@@ -1,7 +1,8 @@
 """Saving and loading text models inside a package.
 
 hf/                  cls pooling: a plain transformers folder
-                     (AutoModelForSequenceClassification + AutoTokenizer load it as is);
+                     (AutoModelForSequenceClassification, or AutoModelForTokenClassification
+                     for token classification, + AutoTokenizer load it as is);
                      mean pooling: the backbone (AutoModel) and tokenizer
 head.safetensors     mean pooling: the linear head over mean-pooled token states
 adapters.safetensors bottleneck adapters (finetune: adapter)
@@ -17,6 +18,7 @@ from torch import nn
 
 from trainforge.config import ExperimentConfig
 from trainforge.data.text import TextInputs
+from trainforge.data.tokens import TokenInputs
 from trainforge.models.transformer import TextClassifier
 
 HF = "hf"
@@ -30,6 +32,7 @@ def network_spec(net: TextClassifier, cfg: ExperimentConfig, n_outputs: int) -> 
     """The manifest entry that tells `load_text_model` how to rebuild the network."""
     return {
         "pooling": net.pooling,
+        "head": "token" if cfg.is_token else "sequence",
         "n_outputs": n_outputs,
         "adapters": hasattr(net, "adapters"),
         "adapter_only": cfg.model.peft.adapter_only
@@ -59,7 +62,7 @@ def save_text_model(
 
 def load_text_model(
     folder: Path, cfg: ExperimentConfig, manifest: dict[str, Any]
-) -> tuple[TextInputs, TextClassifier]:
+) -> tuple[TextInputs | TokenInputs, TextClassifier]:
     """Rebuild (inputs, network) from a package folder."""
     from safetensors.torch import load_file
 
@@ -68,6 +71,7 @@ def load_text_model(
 
     spec = manifest["network"]
     multi = manifest["target"]["kind"] == "multilabel"
+    tokens = spec.get("head") == "token"
     if spec["adapter_only"]:
         import peft
 
@@ -77,13 +81,19 @@ def load_text_model(
             manifest.get("labels"),
             spec["n_outputs"],
             multi,
+            tokens=tokens,
         )
         encoder = peft.PeftModel.from_pretrained(base, folder / PEFT_ADAPTER).merge_and_unload()
         tokenizer = load_tokenizer(str(folder / PEFT_ADAPTER))
     else:
         source = folder / HF if (folder / HF).is_dir() else folder / BACKBONE
         encoder = load_encoder(
-            str(source), spec["pooling"], manifest.get("labels"), spec["n_outputs"], multi
+            str(source),
+            spec["pooling"],
+            manifest.get("labels"),
+            spec["n_outputs"],
+            multi,
+            tokens=tokens,
         )
         tokenizer = load_tokenizer(str(source))
     net = TextClassifier(encoder, spec["pooling"], spec["n_outputs"], cfg.model.dropout)
@@ -95,6 +105,8 @@ def load_text_model(
         )
         net.adapters.load_state_dict(load_file(folder / ADAPTERS))
     net.eval()
+    if tokens:
+        return TokenInputs(tokenizer, cfg), net
     inputs = TextInputs(
         tokenizer, cfg.data.text_column, cfg.data.text_pair_column, cfg.train.max_length
     )

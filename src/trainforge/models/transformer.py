@@ -148,11 +148,24 @@ class HeadOnly(nn.Module):
 
 
 def load_encoder(
-    source: str, pooling: str, labels: list[str] | None, n_outputs: int, multi_label: bool
+    source: str,
+    pooling: str,
+    labels: list[str] | None,
+    n_outputs: int,
+    multi_label: bool,
+    *,
+    tokens: bool = False,
 ) -> nn.Module:
-    """The pretrained encoder for the chosen layout, with the label map in its config."""
+    """The pretrained encoder for the chosen layout, with the label map in its config.
+
+    `tokens` loads a token-classification model (one set of logits per token).
+    """
     import transformers
-    from transformers import AutoModel, AutoModelForSequenceClassification
+    from transformers import (
+        AutoModel,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+    )
 
     transformers.logging.set_verbosity_error()  # "newly initialized weights" is expected here
     transformers.logging.disable_progress_bar()
@@ -165,7 +178,8 @@ def load_encoder(
             extra["label2id"] = {label: i for i, label in enumerate(labels)}
         if multi_label:
             extra["problem_type"] = "multi_label_classification"
-        return AutoModelForSequenceClassification.from_pretrained(source, **extra)
+        auto = AutoModelForTokenClassification if tokens else AutoModelForSequenceClassification
+        return auto.from_pretrained(source, **extra)
     except ConfigError:
         raise
     except Exception as exc:

@@ -8,8 +8,9 @@ from trainforge.config import ExperimentConfig
 from trainforge.tasks.classification import ClassificationTarget
 from trainforge.tasks.multilabel import MultiLabelTarget
 from trainforge.tasks.regression import RegressionTarget
+from trainforge.tasks.tagging import TaggingTarget
 
-Target = ClassificationTarget | RegressionTarget | MultiLabelTarget
+Target = ClassificationTarget | RegressionTarget | MultiLabelTarget | TaggingTarget
 
 
 def make_target(config: ExperimentConfig) -> Target:
@@ -34,5 +35,6 @@ def target_from_state(state: dict[str, Any]) -> Target:
         "classification": ClassificationTarget,
         "regression": RegressionTarget,
         "multilabel": MultiLabelTarget,
+        "token_classification": TaggingTarget,
     }
     return kinds[state["kind"]].from_state(state)

@@ -166,7 +166,7 @@ class ClassificationTarget:
 
         return classification_metrics(y_true, output, self.labels_)
 
-    def decode(self, output: np.ndarray) -> list[dict[str, Any]]:
+    def decode(self, output: np.ndarray, rows: Any = None) -> list[dict[str, Any]]:
         """One prediction per row: label, its probability, and every class's probability."""
         best = output.argmax(axis=1)
         return [

@@ -179,7 +179,7 @@ class MultiLabelTarget:
         }
         return out
 
-    def decode(self, output: np.ndarray) -> list[dict[str, Any]]:
+    def decode(self, output: np.ndarray, rows: Any = None) -> list[dict[str, Any]]:
         """Every label at or over the threshold, with all probabilities."""
         return [
             {

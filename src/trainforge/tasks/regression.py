@@ -95,7 +95,7 @@ class RegressionTarget:
 
         return regression_metrics(self.unscale(y_true), self.unscale(output))
 
-    def decode(self, output: np.ndarray) -> list[dict[str, Any]]:
+    def decode(self, output: np.ndarray, rows: Any = None) -> list[dict[str, Any]]:
         return [{"value": round(float(v), 6)} for v in self.unscale(output)]
 
     def display_labels(self) -> Sequence[str] | None:

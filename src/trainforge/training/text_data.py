@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from trainforge.training.callbacks import EpochShuffleSampler
 
 TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
+IGNORE = -100  # label of positions the loss skips
 
 
 class LengthGroupedBatchSampler:
@@ -63,6 +64,15 @@ def pad_batch(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor
         for i, row in enumerate(rows):
             tensor[i, : len(row[key])] = torch.as_tensor(row[key])
         batch[key] = tensor
+    if "labels" in rows[0] and isinstance(rows[0]["labels"], list) and rows[0]["labels"]:
+        # One label per token (token classification): padding is ignored by the loss.
+        first = rows[0]["labels"][0]
+        if isinstance(first, int):
+            labels = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
+            for i, row in enumerate(rows):
+                labels[i, : len(row["labels"])] = torch.as_tensor(row["labels"])
+            batch["labels"] = labels
+            return batch
     if "labels" in rows[0]:
         batch["labels"] = torch.as_tensor([row["labels"] for row in rows])
     return batch

@@ -5,21 +5,19 @@ Everything downstream receives frozen, typed config objects and never re-checks 
 
 from __future__ import annotations
 
-import copy
-import re
-import types
-import typing
-from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trainforge.errors import ConfigError, did_you_mean, format_choices
+from trainforge.errors import did_you_mean, format_choices
 
-Task = Literal["tabular_classification", "tabular_regression", "text_classification"]
-CLASSIFICATION_TASKS = frozenset({"tabular_classification", "text_classification"})
-TEXT_TASKS = frozenset({"text_classification"})
+Task = Literal[
+    "tabular_classification", "tabular_regression", "text_classification", "token_classification"
+]
+CLASSIFICATION_TASKS = frozenset(
+    {"tabular_classification", "text_classification", "token_classification"}
+)
+TEXT_TASKS = frozenset({"text_classification", "token_classification"})
 SKLEARN_MODELS = frozenset({"logistic_regression", "random_forest", "hist_gradient_boosting"})
 
 
@@ -59,7 +57,8 @@ class DataConfig(_Section):
     """Where the data is and which columns mean what."""
 
     train: str = Field(
-        description="Training data: a .csv/.tsv/.jsonl/.parquet file or 'sklearn:NAME'."
+        description="Training data: a .csv/.tsv/.jsonl/.parquet file or 'sklearn:NAME'; "
+        "token_classification: a CoNLL column file or JSONL."
     )
     validation: str | None = Field(
         default=None, description="Validation data; split from train if absent."
@@ -77,6 +76,25 @@ class DataConfig(_Section):
         default="|", min_length=1, description="Separates labels in one cell."
     )
     augment: AugmentConfig = AugmentConfig()
+    format: Literal["auto", "conll", "jsonl"] = Field(
+        default="auto",
+        description="token_classification: file format; 'auto' goes by the suffix "
+        "(.jsonl/.json: JSONL, anything else: CoNLL columns).",
+    )
+    tag_scheme: Literal["auto", "iob1", "iob2", "bioes"] = Field(
+        default="auto",
+        description="token_classification: tag scheme of the files; 'auto' detects it. "
+        "Training uses IOB2; predicted tags come back in this scheme.",
+    )
+    token_column: int = Field(default=0, description="CoNLL: column of the word.")
+    tag_column: int = Field(
+        default=-1, description="CoNLL: column of the tag (negative counts from the end)."
+    )
+    label_all_tokens: bool = Field(
+        default=False,
+        description="token_classification: train on every sub-word token, not only the first "
+        "of each word.",
+    )
     encoding: str = Field(default="utf-8", description="Text encoding of csv/tsv/jsonl files.")
     feature_columns: list[str] | None = Field(
         default=None, description="Input columns; all columns but the label by default."
@@ -212,7 +230,16 @@ class TrainConfig(_Section):
     )
     gradient_clip: float | None = Field(default=1.0, gt=0.0)
     max_length: int = Field(
-        default=128, ge=8, description="Tokens per text; longer texts are truncated."
+        default=128,
+        ge=8,
+        description="Tokens per text; longer texts are truncated (token_classification: split "
+        "into overlapping windows).",
+    )
+    stride: int | None = Field(
+        default=None,
+        ge=0,
+        description="token_classification: tokens shared by consecutive windows of a sentence "
+        "longer than max_length; default a quarter of max_length, at most 32.",
     )
     layer_decay: float | None = Field(
         default=None,
@@ -228,6 +255,11 @@ class TrainConfig(_Section):
     )
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     seed: int = 42
+
+    @property
+    def window_stride(self) -> int:
+        """`stride` with its default resolved."""
+        return self.stride if self.stride is not None else min(32, self.max_length // 4)
 
 
 class ExperimentConfig(_Section):
@@ -262,8 +294,12 @@ class ExperimentConfig(_Section):
         model.setdefault("type", "transformer")
         train = dict(raw.get("train") or {})
         defaults = TEXT_TRAIN_DEFAULTS
+        if raw.get("task") == "token_classification":
+            defaults = TOKEN_TRAIN_DEFAULTS
         if model.get("finetune") == "frozen":
             defaults = FROZEN_TRAIN_DEFAULTS
+            if raw.get("task") == "token_classification":
+                defaults = TOKEN_FROZEN_TRAIN_DEFAULTS
         for key, value in defaults.items():
             train.setdefault(key, value)
         raw["model"], raw["train"] = model, train
@@ -274,7 +310,13 @@ class ExperimentConfig(_Section):
         return self.task in TEXT_TASKS
 
     @property
+    def is_token(self) -> bool:
+        return self.task == "token_classification"
+
+    @property
     def pooling(self) -> str:
+        if self.is_token:
+            return "cls"  # the backbone's own token-classification head
         if self.model.pooling != "auto":
             return self.model.pooling
         return "mean" if self.model.finetune == "frozen" else "cls"
@@ -295,6 +337,8 @@ class ExperimentConfig(_Section):
                 f"model.type {self.model.type!r} does not fit task {self.task!r}; text tasks use "
                 "'transformer' (the default), tabular tasks any other type"
             )
+        if self.is_token:
+            self._check_token_task()
         if self.model.finetune == "frozen" and self.model.pooling == "cls":
             raise ValueError(
                 "model.finetune 'frozen' trains a head on cached mean-pooled sentence embeddings; "
@@ -326,6 +370,26 @@ class ExperimentConfig(_Section):
                 )
         return self
 
+    def _check_token_task(self) -> None:
+        unsupported = {
+            "data.multi_label": self.data.multi_label,
+            "data.text_pair_column": self.data.text_pair_column is not None,
+            "data.augment": self.data.augment.deletion > 0 or self.data.augment.swap > 0,
+            "model.pooling": self.model.pooling != "auto",
+            "train.loss": self.train.loss not in ("auto", "cross_entropy"),
+        }
+        for key, used in unsupported.items():
+            if used:
+                raise ValueError(
+                    f"{key} does not apply to task 'token_classification' (one tag per word, "
+                    "from the backbone's token head); remove it"
+                )
+        if self.train.window_stride > self.train.max_length // 2:
+            raise ValueError(
+                f"train.stride ({self.train.stride}) must be at most half of train.max_length "
+                f"({self.train.max_length}) so that windows move forward"
+            )
+
 
 TEXT_TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 3,
@@ -333,6 +397,12 @@ TEXT_TRAIN_DEFAULTS: dict[str, Any] = {
     "scheduler": "linear_warmup",
     "weight_decay": 0.01,
     "early_stopping": {"monitor": "val_loss", "patience": 2},
+}
+
+# Entity-level F1 is what NER users read; the best epoch is chosen by it.
+TOKEN_TRAIN_DEFAULTS: dict[str, Any] = {
+    **TEXT_TRAIN_DEFAULTS,
+    "early_stopping": {"monitor": "val_f1", "patience": 2},
 }
 
 
@@ -345,195 +415,19 @@ FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
     "early_stopping": {"monitor": "val_loss", "patience": 10},
 }
 
+# The head of a frozen tagger trains on one cached feature per word: many more, cheaper rows.
+TOKEN_FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
+    **FROZEN_TRAIN_DEFAULTS,
+    "epochs": 30,
+    "batch_size": 256,
+    "early_stopping": {"monitor": "val_loss", "patience": 3},
+}
+
 
 def monitorable_metrics(task: str) -> list[str]:
     """Metrics logged every epoch, which early stopping and tuning can watch."""
+    if task == "token_classification":
+        return ["val_loss", "val_f1", "val_precision", "val_recall", "val_accuracy", "train_loss"]
     if task in CLASSIFICATION_TASKS:
         return ["val_loss", "val_accuracy", "val_f1_macro", "train_loss"]
     return ["val_loss", "val_rmse", "val_mae", "val_r2", "train_loss"]
-
-
-# --- loading ---------------------------------------------------------------------------------
-
-
-def load_config(
-    source: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()
-) -> ExperimentConfig:
-    """Read, override and validate an experiment config.
-
-    Args:
-        source: a YAML file path, or a dict with the same content.
-        overrides: "dotted.key=value" strings (values parsed as YAML), applied in order.
-
-    Example:
-        >>> load_config("exp.yaml", ["train.epochs=5"]).train.epochs
-        5
-    """
-    if isinstance(source, dict):
-        # A deep copy: overrides must not change the caller's nested dicts.
-        raw, text, where = copy.deepcopy(source), None, "config"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                "config file not found",
-                where=str(path),
-                fix="Check the path; example configs are in the examples/ folder",
-            )
-        where = str(path)
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_line = data[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"is not UTF-8 text ({exc.reason})",
-                where=f"{where} line {bad_line}",
-                fix="Re-save the config as UTF-8",
-            ) from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(
-                f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                where=f"{where}{line}",
-                fix="Fix the YAML syntax (indentation, ':' after keys, quotes)",
-            ) from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(
-                "expected a mapping of sections (task, data, model, train), "
-                f"got {type(raw).__name__}",
-                where=where,
-                fix="Start from an example in the examples/ folder",
-            )
-    for override in overrides:
-        _apply_override(raw, override)
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise _config_error(exc, where, text) from None
-
-
-def _apply_override(raw: dict[str, Any], override: str) -> None:
-    key, sep, value = override.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(
-            f"override {override!r} is not of the form key=value",
-            where="--set",
-            fix="Write it like --set train.epochs=5",
-        )
-    node = raw
-    parts = key.strip().split(".")
-    for depth, part in enumerate(parts[:-1]):
-        if node.get(part) is None:  # absent, or an empty section such as a bare `train:`
-            node[part] = {}
-        child = node[part]
-        if not isinstance(child, dict):
-            section = ".".join(parts[: depth + 1])
-            raise ConfigError(
-                f"cannot set {key!r}: {section!r} holds a value, not a section",
-                where="--set",
-                fix=f"Override the whole value instead, e.g. --set {section}=...",
-            )
-        node = child
-    try:
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"the value {value!r} of {key.strip()!r} is not valid YAML "
-            f"({getattr(exc, 'problem', exc)})",
-            where="--set",
-            fix="Close brackets and quotes, e.g. --set model.hidden_sizes=[8,4] or "
-            "--set name='my run'",
-        ) from None
-
-
-def _config_error(exc: ValidationError, where: str, text: str | None) -> ConfigError:
-    lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-after", "literal"))]
-        line = _line_of(text, loc) if text and loc else None
-        place = f"{where} line {line}" if line else where
-        if loc:
-            place += f", field '{'.'.join(loc)}'"
-        if err["type"] == "extra_forbidden":
-            siblings = _field_names(loc[:-1])
-            hint = did_you_mean(loc[-1], siblings)
-            lines.append(
-                f"{place}: unknown key '{loc[-1]}'.{hint} "
-                f"Allowed keys here: {format_choices(siblings, limit=30)}."
-            )
-        elif err["type"] == "missing":
-            lines.append(f"{place}: required key is missing. Add it to the config.")
-        else:
-            received = err.get("input")
-            msg = err["msg"].removeprefix("Value error, ").rstrip(".")
-            hint = ""
-            if err["type"] == "literal_error" and isinstance(received, str):
-                expected = err.get("ctx", {}).get("expected", "")
-                hint = did_you_mean(received, re.findall(r"'([^']*)'", expected))
-            shown = "" if isinstance(received, dict) else f" Got {received!r}."
-            msg = msg if msg.endswith(("?", ".")) else msg + "."
-            lines.append(f"{place}: {msg}{shown}{hint}")
-    head = "Invalid config" + (f" ({len(lines)} problems)" if len(lines) > 1 else "")
-    return ConfigError(
-        head + ":\n  " + "\n  ".join(lines),
-        fix="\nRun `trainforge schema` to see every key and its allowed values",
-    )
-
-
-def _field_names(loc: list[str]) -> list[str]:
-    """Names of the keys allowed under the config section at `loc`."""
-    model: Any = ExperimentConfig
-    for part in loc:
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
-        if model is None:
-            return []
-    return list(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _line_of(text: str, loc: list[str]) -> int | None:
-    """1-based line of the key at `loc` in the YAML text (the deepest one found)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if key.value == part:
-                line, node = key.start_mark.line + 1, value
-                break
-        else:
-            break
-    return line
-
-
-def config_to_yaml(config: ExperimentConfig) -> str:
-    """The resolved config (defaults filled in) as YAML, as saved with every run."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON schema of the experiment config (`trainforge schema`)."""
-    return ExperimentConfig.model_json_schema()
