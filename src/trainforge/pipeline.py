@@ -69,9 +69,9 @@ def train(
         cfg = load_config(config, overrides)
         default_name = Path(config).stem if isinstance(config, (str, Path)) else "run"
     name = cfg.name or default_name
-    from trainforge.training.fit import limit_malloc_arenas
+    from trainforge.training.fit import tune_malloc
 
-    limit_malloc_arenas()
+    tune_malloc()
     run_dir = _resolve_run_dir(output, name, resume=resume, overwrite=overwrite)
 
     prepared = _prepare(cfg)

@@ -53,6 +53,11 @@ class TrainingModule(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
         return loss
 
+    def on_validation_epoch_start(self) -> None:
+        # Validation follows an optimiser step; the gradients are dead weight until the next
+        # backward pass (as large as the model), so free them before the forward passes.
+        self.net.zero_grad(set_to_none=True)
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
         loss = self.loss_fn(output, batch["labels"])
