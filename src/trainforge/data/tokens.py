@@ -230,7 +230,7 @@ class TokenInputs:
             try:
                 return read_sentences(
                     str(rows),
-                    format=data.format,
+                    format="auto",  # by suffix: the training files' format need not apply
                     token_column=data.token_column,
                     tag_column=data.tag_column,
                     encoding=data.encoding,

@@ -24,8 +24,10 @@ def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextCl
     """Freeze, wrap or extend `net` for `model.finetune`; returns it."""
     method = model.finetune
     if method == "frozen":
-        for param in net.encoder.parameters():
-            param.requires_grad = False
+        # A token classifier's head lives inside the transformers model; it alone trains.
+        keep_head = is_token_model(net.encoder)
+        for name, param in net.encoder.named_parameters():
+            param.requires_grad = keep_head and name.split(".")[0] == "classifier"
     elif method == "adapter":
         # Houlsby et al. train the adapters, the layer norms and the head; the rest is frozen.
         for name, param in net.encoder.named_parameters():
