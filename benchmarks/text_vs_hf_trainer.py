@@ -20,100 +20,40 @@ a tokenising `map`, DataCollatorWithPadding, Trainer.train().
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "sst2"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import REPO, SHARED_DATA, add_common_arguments, compare
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="folder with train/dev/test.csv"
+        "--data", type=Path, default=SHARED_DATA / "sst2", help="folder with train/dev/test.csv"
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", default="42", help="comma-separated seeds, each run by both")
     parser.add_argument("--finetune", default="full", help="trainforge model.finetune")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train rows")
-    parser.add_argument("--which", default="trainer,trainforge")
     parser.add_argument(
-        "--out", type=Path, default=REPO / "benchmarks" / "results" / "text_vs_hf_trainer.json"
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="extra trainforge config override, e.g. train.warmup_ratio=0 (repeatable)",
     )
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    add_common_arguments(parser, REPO / "benchmarks" / "results" / "text_vs_hf_trainer.json")
     args = parser.parse_args()
-    if args.worker:
-        result = {"trainer": run_trainer, "trainforge": run_trainforge}[args.worker](args)
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print("RESULT " + json.dumps(result))
-        return
-    if not (args.data / "train.csv").is_file():
+    if not args.worker and not (args.data / "train.csv").is_file():
         sys.exit(f"{args.data}/train.csv not found: pass --data FOLDER with train/dev/test.csv")
-    seeds = [int(seed) for seed in args.seeds.split(",")]
-    runs: dict[str, list[dict]] = {}
-    for seed in seeds:
-        for name in args.which.split(","):
-            command = [
-                sys.executable,
-                __file__,
-                "--worker",
-                name,
-                *sys.argv[1:],
-                "--seed",
-                str(seed),
-            ]
-            print(f"--- {name}, seed {seed}", flush=True)
-            done = subprocess.run(command, capture_output=True, text=True)
-            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-            if done.returncode != 0 or not lines:
-                sys.exit(f"{name} failed:\n{done.stderr[-4000:]}")
-            result = {"seed": seed, **json.loads(lines[-1].removeprefix("RESULT "))}
-            runs.setdefault(name, []).append(result)
-            print(json.dumps(result, indent=2), flush=True)
-    results = {name: _summary(found) for name, found in runs.items()}
-    report = {
-        "settings": {
-            k: (os.path.relpath(v, REPO) if isinstance(v, Path) else v)
-            for k, v in vars(args).items()
-            if k not in ("worker", "out", "seed")
-        },
-        "results": results,
-    }
-    if {"trainer", "trainforge"} <= set(results):
-        ours, theirs = results["trainforge"], results["trainer"]
-        report["ratios"] = {
-            "samples_per_second": ours["train_samples_per_second"]
-            / theirs["train_samples_per_second"],
-            "peak_rss": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
-            "accuracy_diff": ours["test_accuracy"] - theirs["test_accuracy"],
-        }
-        print(json.dumps(report["ratios"], indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
-
-
-def _summary(runs: list[dict]) -> dict:
-    """Means over seeds of the numeric results, the spread of accuracy, and every run."""
-    import statistics
-
-    keys = [k for k, v in runs[0].items() if isinstance(v, float) and k != "seed"]
-    summary: dict = {k: statistics.fmean(run[k] for run in runs) for k in keys}
-    summary["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
-    if len(runs) > 1:
-        summary["test_accuracy_std"] = statistics.stdev(run["test_accuracy"] for run in runs)
-    summary["runs"] = runs
-    return summary
+    workers = {"trainer": run_trainer, "trainforge": run_trainforge}
+    compare(__file__, args, workers, score="test_accuracy")
 
 
 def _frames(args: argparse.Namespace):
@@ -217,7 +157,9 @@ def run_trainforge(args: argparse.Namespace) -> dict:
             },
         }
         start = time.perf_counter()
-        run = trainforge.train(config, output=Path(work) / "run", progress=False)
+        run = trainforge.train(
+            config, overrides=args.overrides, output=Path(work) / "run", progress=False
+        )
         wall = time.perf_counter() - start
         import torch
 

@@ -386,3 +386,38 @@ def test_text_tasks_get_transformer_defaults() -> None:
     )
     assert frozen.pooling == "mean"
     assert frozen.train.lr == 1e-3 and frozen.train.epochs == 100
+
+
+def _token_config(**sections: dict) -> dict:
+    config: dict = {"task": "token_classification", "data": {"train": "train.txt"}}
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    return config
+
+
+def test_token_classification_defaults_watch_entity_f1() -> None:
+    cfg = load_config(_token_config())
+    assert cfg.model.type == "transformer" and cfg.is_token and cfg.is_text
+    assert cfg.train.early_stopping is not None
+    assert cfg.train.early_stopping.monitor == "val_f1"
+    assert cfg.train.early_stopping.resolved_mode == "max"
+    assert cfg.train.window_stride == 32
+    assert load_config(_token_config(train={"max_length": 64})).train.window_stride == 16
+    frozen = load_config(_token_config(model={"finetune": "frozen"}))
+    assert frozen.train.batch_size == 256 and frozen.train.lr == 1e-3
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"data": {"text_pair_column": "b"}}, "data.text_pair_column does not apply"),
+        ({"data": {"multi_label": True}}, "data.multi_label does not apply"),
+        ({"train": {"loss": "bce"}}, "train.loss does not apply"),
+        ({"train": {"max_length": 32, "stride": 20}}, "must be at most half of train.max_length"),
+        ({"data": {"tag_scheme": "bilou"}}, "Did you mean 'bioes'?"),
+        ({"train": {"early_stopping": {"monitor": "val_accuracy_macro"}}}, "'val_f1'"),
+    ],
+)
+def test_token_classification_config_errors(sections: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(_token_config(**sections))

@@ -245,3 +245,25 @@ def test_unknown_tag_at_evaluation_is_a_clear_error(full_run: Run, tmp_path: Pat
     (tmp_path / "gold.txt").write_text("Paris B-CITY\nis O\n\n", encoding="utf-8")
     result = run_cli(tmp_path, ["evaluate", str(full_run.model_dir), "gold.txt"])
     check_user_error(result, "gold.txt line 1: tag 'B-CITY' was not in the training data")
+
+
+def test_trains_from_raw_text_with_character_offset_entities(conll: Path, tmp_path: Path) -> None:
+    """JSONL {"text", "entities"}: the same sentences as text with spans, tagged on reading."""
+    from trainforge.evaluation.entities import entities
+
+    sentences = read_sentences(str(conll / "train.txt")).head(120)
+    assert sentences.tags is not None
+    lines = []
+    for words, tags in zip(sentences.tokens, sentences.tags, strict=True):
+        starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
+        spans = [
+            {"start": starts[a], "end": starts[b - 1] + len(words[b - 1]), "type": kind}
+            for kind, a, b in entities(tags)
+        ]
+        lines.append(json.dumps({"text": " ".join(words), "entities": spans}))
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = _config(conll, epochs=1, max_steps=3)
+    config["data"] = {"train": str(tmp_path / "train.jsonl"), "split": {"test": 0.2}}
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    assert run.metrics["test"]["support"] > 0
+    assert set(run.model.labels or []) >= {"B-PER", "I-PER", "B-LOC", "O"}
