@@ -13,11 +13,11 @@ $(BIN)/python:
 # Stamp files: reinstall only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[text]"
+	$(PIP) -e ".[text,serve,onnx]"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) -e ".[text,dev]"
+	$(PIP) -e ".[text,serve,onnx,dev]"
 	touch $@
 
 install: $(VENV)/.installed

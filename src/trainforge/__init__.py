@@ -25,8 +25,8 @@ def train(config: Any, **kwargs: Any) -> Run:
     return _train(config, **kwargs)
 
 
-def load(path: Any) -> Model:
-    """Load a model package; see `trainforge.predict.load`."""
+def load(path: Any, *, onnx: bool | str = False) -> Model:
+    """Load a model package (with ONNX Runtime when `onnx`); see `trainforge.predict.load`."""
     from trainforge.predict import load as _load
 
-    return _load(path)
+    return _load(path, onnx=onnx)

@@ -215,19 +215,25 @@ def as_frame(rows: Rows, encoding: str = "utf-8", text_column: str | None = None
     return frame
 
 
-def load(path: str | Path) -> Model:
+def load(path: str | Path, *, onnx: bool | str = False) -> Model:
     """Load a model package written by `trainforge train`.
 
     Args:
         path: the package folder (RUN_DIR/model).
+        onnx: run the network with ONNX Runtime from the package's `onnx/` folder (written by
+            `trainforge export`) instead of PyTorch: True picks the int8 model when one was
+            exported, else fp32; "fp32" or "int8" picks one. Default False (PyTorch).
 
     Example:
         >>> model = trainforge.load("runs/iris/model")
+        >>> fast = trainforge.load("runs/sst2/model", onnx=True)
     """
     path = Path(path)
     manifest = read_manifest(path)
     config = load_config(path / "config.yaml")
     target = target_from_state(manifest["target"])
+    if onnx is not False:
+        return _load_onnx(path, config, manifest, target, None if onnx is True else str(onnx))
     if config.is_text:
         from trainforge.models.text_package import load_text_model
 
@@ -248,4 +254,27 @@ def load(path: str | Path) -> Model:
     network = build_network(config.model, spec["in_features"], spec["out_features"])
     network.load_state_dict(load_file(path / WEIGHTS))
     network.eval()
+    return Model(config, preprocessor, target, network=network)
+
+
+def _load_onnx(
+    path: Path,
+    config: ExperimentConfig,
+    manifest: dict[str, Any],
+    target: Target,
+    precision: str | None,
+) -> Model:
+    """A `Model` whose network is the package's exported ONNX graph run by ONNX Runtime."""
+    from trainforge.export import check_exportable
+    from trainforge.models.onnx_network import load_onnx_network
+
+    check_exportable(path)
+    network = load_onnx_network(path, precision)  # type: ignore[arg-type]
+    if config.is_text:
+        from trainforge.models.text_package import load_text_inputs
+
+        return Model(config, load_text_inputs(path, config, manifest), target, network=network)
+    preprocessor = TabularPreprocessor.from_state(
+        json.loads((path / "preprocessor.json").read_text(encoding="utf-8"))
+    )
     return Model(config, preprocessor, target, network=network)

@@ -67,7 +67,7 @@ def load_text_model(
     from safetensors.torch import load_file
 
     from trainforge.models.adapters import add_adapters
-    from trainforge.models.transformer import load_encoder, load_tokenizer, resolve_backbone
+    from trainforge.models.transformer import load_encoder, resolve_backbone
 
     spec = manifest["network"]
     multi = manifest["target"]["kind"] == "multilabel"
@@ -84,18 +84,15 @@ def load_text_model(
             tokens=tokens,
         )
         encoder = peft.PeftModel.from_pretrained(base, folder / PEFT_ADAPTER).merge_and_unload()
-        tokenizer = load_tokenizer(str(folder / PEFT_ADAPTER))
     else:
-        source = folder / HF if (folder / HF).is_dir() else folder / BACKBONE
         encoder = load_encoder(
-            str(source),
+            str(_source(folder)),
             spec["pooling"],
             manifest.get("labels"),
             spec["n_outputs"],
             multi,
             tokens=tokens,
         )
-        tokenizer = load_tokenizer(str(source))
     net = TextClassifier(encoder, spec["pooling"], spec["n_outputs"], cfg.model.dropout)
     if net.head is not None:
         net.head.load_state_dict(load_file(folder / HEAD))
@@ -105,12 +102,29 @@ def load_text_model(
         )
         net.adapters.load_state_dict(load_file(folder / ADAPTERS))
     net.eval()
-    if tokens:
-        return TokenInputs(tokenizer, cfg), net
-    inputs = TextInputs(
+    return load_text_inputs(folder, cfg, manifest), net
+
+
+def load_text_inputs(
+    folder: Path, cfg: ExperimentConfig, manifest: dict[str, Any]
+) -> TextInputs | TokenInputs:
+    """The tokenizer and input handling of a package, without the network (ONNX Runtime
+    brings its own)."""
+    from trainforge.models.transformer import load_tokenizer
+
+    tokenizer = load_tokenizer(str(_source(folder)))
+    if manifest["network"].get("head") == "token":
+        return TokenInputs(tokenizer, cfg)
+    return TextInputs(
         tokenizer, cfg.data.text_column, cfg.data.text_pair_column, cfg.train.max_length
     )
-    return inputs, net
+
+
+def _source(folder: Path) -> Path:
+    """The folder holding the tokenizer (and the encoder weights, unless adapter-only)."""
+    if (folder / PEFT_ADAPTER).is_dir():
+        return folder / PEFT_ADAPTER
+    return folder / HF if (folder / HF).is_dir() else folder / BACKBONE
 
 
 def _contiguous(module: nn.Module) -> dict[str, Any]:
