@@ -231,7 +231,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             request_timeout_s=request_timeout,
             watch_interval_s=watch_interval,
-            log_level=log_level,
+            log_level=log_level,  # type: ignore[arg-type]  # pydantic checks the value
             access_log=access_log,
         )
     except ValidationError as exc:

@@ -1,0 +1,174 @@
+"""Which package a MODEL_DIR means, loading and warming it, and what it tells clients.
+
+A MODEL_DIR is either a package (it holds `trainforge.json`) or a folder of versions
+(`v1/`, `v2/`, ...) with a `current` pointer: a symlink to the version folder, or a small text
+file holding its name (or a path, relative to MODEL_DIR). The model version reported to clients
+is the version folder's name (a package reached through a `current` pointer, or a folder
+directly inside MODEL_DIR); any other package, e.g. MODEL_DIR itself, gets
+`sha256(manifest bytes + name, size and mtime of every file)[:12]`, which changes whenever the
+package is rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from trainforge.errors import PackageError
+from trainforge.package import MANIFEST
+
+POINTER = "current"
+InputKind = Literal["text", "token", "tabular"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded, warmed package and what the service reports about it.
+
+    Args:
+        model: the `trainforge.predict.Model`.
+        path: the package folder.
+        version: the version id (see the module docstring).
+        manifest: the package's `trainforge.json`.
+        metrics: the package's `metrics.json` (empty when absent).
+        kind: what one input is: a text, a text or word list (token tasks), or a table row.
+        input_schema: JSON schema of one input.
+    """
+
+    model: Any
+    path: Path
+    version: str
+    manifest: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    kind: InputKind = "tabular"
+    input_schema: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(model_dir: Path) -> Path:
+    """The package folder MODEL_DIR stands for: itself, or the version `current` points at."""
+    if (model_dir / MANIFEST).is_file():
+        return model_dir
+    pointer = model_dir / POINTER
+    if pointer.is_symlink():
+        target = Path(os.readlink(pointer))
+    elif pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        if not name:
+            raise PackageError(
+                "the `current` pointer is empty",
+                where=str(pointer),
+                fix="Write the name of a version folder into it, e.g. `echo v2 > current`",
+            )
+        target = Path(name)
+    elif model_dir.is_dir():
+        raise PackageError(
+            f"neither a model package (no {MANIFEST}) nor a folder of versions (no `current`)",
+            where=str(model_dir),
+            fix="Pass the model/ folder of a finished run, or a folder holding v1/, v2/, ... "
+            "and a `current` symlink or text file naming one of them",
+        )
+    else:
+        raise PackageError(
+            "model folder not found",
+            where=str(model_dir),
+            fix="Pass the model/ folder of a finished run (trainforge train writes RUN_DIR/model)",
+        )
+    package = target if target.is_absolute() else model_dir / target
+    if not (package / MANIFEST).is_file():
+        raise PackageError(
+            f"`current` points at {str(target)!r}, which is not a model package (no {MANIFEST})",
+            where=str(pointer),
+            fix="Point `current` at a version folder written by `trainforge train`",
+        )
+    return package
+
+
+def version_id(package: Path, root: Path, model_dir: Path) -> str:
+    """The version id of `package`, found from `root` (MODEL_DIR or a path given to reload).
+
+    The version folder's name when `root` pointed at it through `current` or it sits directly in
+    MODEL_DIR; otherwise a short content hash (see the module docstring).
+    """
+    if package != root or package.parent == model_dir:
+        return package.name
+    digest = hashlib.sha256((package / MANIFEST).read_bytes())
+    for file in sorted(package.rglob("*")):
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedModel:
+    """Load a package and run one prediction on it, so the first request is not the slow one.
+
+    Blocking (reads weights, runs the model): call it from a worker thread.
+    """
+    from trainforge.package import read_manifest
+    from trainforge.predict import load
+
+    manifest = read_manifest(package)
+    model = load(package, onnx=onnx)
+    metrics_file = package / "metrics.json"
+    metrics = json.loads(metrics_file.read_text("utf-8")) if metrics_file.is_file() else {}
+    kind: InputKind = (
+        "token" if model.config.is_token else "text" if model.config.is_text else "tabular"
+    )
+    model.predict([warmup_input(model, kind)])
+    return LoadedModel(
+        model=model,
+        path=package,
+        version=version,
+        manifest=manifest,
+        metrics=metrics,
+        kind=kind,
+        input_schema=input_schema(model, kind),
+    )
+
+
+def warmup_input(model: Any, kind: InputKind) -> Any:
+    """One valid input: a short text, or a table row of the training fill values."""
+    if kind != "tabular":
+        return "warm up"
+    row: dict[str, Any] = {c["name"]: c["fill"] for c in model.inputs.numeric_}
+    row.update({c["name"]: c["fill"] for c in model.inputs.categorical_})
+    return row
+
+
+def input_schema(model: Any, kind: InputKind) -> dict[str, Any]:
+    """JSON schema of one element of `inputs`, for GET /v1/metadata."""
+    data = model.config.data
+    if kind == "token":
+        return {
+            "anyOf": [
+                {"type": "string", "description": "raw text; entities come back as spans"},
+                {"type": "array", "items": {"type": "string"}, "description": "words"},
+            ]
+        }
+    if kind == "text":
+        columns = [data.text_column, *([data.text_pair_column] if data.text_pair_column else [])]
+        row = {
+            "type": "object",
+            "properties": {c: {"type": "string"} for c in columns},
+            "required": columns,
+        }
+        if data.text_pair_column:
+            return row
+        return {"anyOf": [{"type": "string"}, row]}
+    properties: dict[str, Any] = {
+        c["name"]: {"type": ["number", "null"]} for c in model.inputs.numeric_
+    }
+    for column in model.inputs.categorical_:
+        properties[column["name"]] = {
+            "type": ["string", "number", "boolean", "null"],
+            "examples": column["categories"][:20],
+        }
+    return {
+        "type": "object",
+        "properties": {c: properties[c] for c in model.inputs.columns_},
+        "required": list(model.inputs.columns_),
+    }
