@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -81,8 +82,9 @@ def main() -> None:
         print(f"{name:10s} {json.dumps(results[name])}", flush=True)
 
     report = {
-        "model": str(package),
-        "data": str(args.data),
+        # Where the package came from, without machine paths: its training config's data.
+        "model": _describe(package),
+        "data": os.path.relpath(args.data, REPO),
         "sentences": len(texts),
         "rounds": args.rounds,
         "batch_size": args.batch_size,
@@ -225,6 +227,13 @@ def _verdict(results: dict[str, Any]) -> dict[str, Any]:
             "met": speedup >= GOAL_SPEEDUP and loss <= GOAL_ACCURACY_LOSS,
         },
     }
+
+
+def _describe(package: Path) -> str:
+    """The package's task, backbone and training data, as recorded in its manifest."""
+    manifest = json.loads((package / "trainforge.json").read_text(encoding="utf-8"))
+    train = os.path.basename(str(manifest.get("train_source", "?")))
+    return f"{manifest.get('task')} {manifest.get('backbone', '')}, trained on {train}"
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def main() -> None:
     on, off = results["batching_on"], results["batching_off"]
     report = {
         "settings": {
-            "package": str(args.package) if args.package else "trained: reviews, 20 steps",
+            "package": _describe(args.package) if args.package else "trained: reviews, 20 steps",
             "clients": args.clients,
             "requests": args.requests,
             "max_batch_size": args.max_batch_size,
@@ -197,6 +197,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _describe(package: Path) -> str:
+    """The package's task, backbone and training data (no machine paths in the results)."""
+    manifest = json.loads((package / "trainforge.json").read_text(encoding="utf-8"))
+    train = os.path.basename(str(manifest.get("train_source", "?")))
+    return f"{manifest.get('task')} {manifest.get('backbone', '')}, trained on {train}"
 
 
 if __name__ == "__main__":
