@@ -181,7 +181,7 @@ def test_rewriting_replaces_the_report(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"kind": "ranking"}, "'kind' must be 'classification' or 'regression'"),
+        ({"kind": "ranking"}, "'kind' must be one of \\('classification'"),
         ({"labels": None}, "'labels' must list the class names"),
     ],
 )
