@@ -41,6 +41,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="first N training sentences")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="extra trainforge config override, e.g. train.warmup_ratio=0 (repeatable)",
+    )
     add_common_arguments(parser, REPO / "benchmarks" / "results" / "ner_vs_hf_trainer.json")
     args = parser.parse_args()
     if not args.worker and not (args.data / "train.txt").is_file():
@@ -183,7 +190,9 @@ def run_trainforge(args: argparse.Namespace) -> dict:
         }
         config["data"]["split"] = {"validation": 0.0, "test": 0.0}
         start = time.perf_counter()
-        run = trainforge.train(config, output=Path(work) / "run", progress=False)
+        run = trainforge.train(
+            config, overrides=args.overrides, output=Path(work) / "run", progress=False
+        )
         wall = time.perf_counter() - start
     test = run.metrics["test"]
     return {
