@@ -10,10 +10,18 @@ from pathlib import Path
 Result = subprocess.CompletedProcess[str]
 
 
+def cli_command() -> list[str]:
+    """The installed console script next to this Python, else `python -m trainforge.cli`."""
+    script = Path(sys.executable).with_name("trainforge")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "trainforge.cli"]
+
+
 def run_cli(root: Path, args: list[str], timeout: int = 300) -> Result:
     """`trainforge ARGS` in `root`, as a user runs it (no colour, UTF-8 output)."""
     env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    command = [sys.executable, "-m", "trainforge.cli", *args]
+    command = [*cli_command(), *args]
     return subprocess.run(
         command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -9,15 +9,11 @@ The commands are independent, so they run concurrently: each pays the CLI's star
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-Result = subprocess.CompletedProcess[str]
+from cli_support import Result, check_user_error, run_cli
 
 CONFIG = """\
 task: tabular_classification
@@ -48,14 +44,6 @@ AFTER_TRAINING: dict[str, list[str]] = {
     "predict_unseen_category": ["predict", "runs/good/model", "new.csv"],
     "evaluate_run_folder": ["evaluate", "runs/good", "train.csv"],
 }
-
-
-def _cli() -> list[str]:
-    """The installed console script next to this Python, else `python -m trainforge.cli`."""
-    script = Path(sys.executable).with_name("trainforge")
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-m", "trainforge.cli"]
 
 
 def _rows(n: int = 60) -> list[list[str]]:
@@ -102,10 +90,7 @@ def _workspace(root: Path) -> None:
 def _run(root: Path, name: str, args: list[str]) -> Result:
     if args[0] == "train" or args[:2] == ["--debug", "train"]:
         args = [*args, "--output", f"runs/{name}"]
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [*_cli(), *args], cwd=root, env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(root, args)
 
 
 def _train_then(root: Path) -> dict[str, Result]:
@@ -129,14 +114,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Resul
 def _check(cli: tuple[Path, dict[str, Result]], name: str, *fragments: str) -> str:
     """Assert the case failed as a user error, and return its stderr."""
     root, results = cli
-    result = results[name]
-    stderr = result.stderr
-    assert result.returncode == 2, f"exit {result.returncode}\n{stderr}"
-    assert stderr.startswith("Error: "), stderr
-    assert "Traceback" not in stderr, stderr
-    assert result.stdout == "", result.stdout
-    for fragment in fragments:
-        assert fragment in stderr, f"{fragment!r} not in:\n{stderr}"
+    stderr = check_user_error(results[name], *fragments)
     assert not (root / "runs" / name).exists(), "a failed run left its folder behind"
     return stderr
 

@@ -8,15 +8,11 @@ run folder behind. The commands are independent, so they run concurrently.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-Result = subprocess.CompletedProcess[str]
+from cli_support import Result, check_user_error, run_cli
 
 CONFIG = """\
 task: text_classification
@@ -79,10 +75,7 @@ def _workspace(root: Path) -> None:
 
 
 def _run(root: Path, name: str, args: list[str]) -> Result:
-    command = [sys.executable, "-m", "trainforge.cli", "train", "exp.yaml", *args]
-    command += ["--output", f"runs/{name}"]
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    return run_cli(root, ["train", "exp.yaml", *args, "--output", f"runs/{name}"])
 
 
 @pytest.fixture(scope="module")
@@ -98,14 +91,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Resul
 def _check(cli: tuple[Path, dict[str, Result]], name: str, *fragments: str) -> str:
     """Assert the case failed as a user error, and return its stderr."""
     root, results = cli
-    result = results[name]
-    stderr = result.stderr
-    assert result.returncode == 2, f"exit {result.returncode}\n{stderr}"
-    assert stderr.startswith("Error: "), stderr
-    assert "Traceback" not in stderr, stderr
-    assert result.stdout == "", result.stdout
-    for fragment in fragments:
-        assert fragment in stderr, f"{fragment!r} not in:\n{stderr}"
+    stderr = check_user_error(results[name], *fragments)
     assert not (root / "runs" / name).exists(), "a failed run left its folder behind"
     assert not (root / "runs").exists() or not any((root / "runs").iterdir())
     return stderr
