@@ -80,6 +80,11 @@ class Load:
         for thread in self._threads:
             thread.join()
 
+    def count(self) -> int:
+        """Requests answered so far."""
+        with self._lock:
+            return sum(self.statuses.values())
+
     def _send(self) -> None:
         with httpx.Client(base_url=self.server.url, timeout=30) as client:
             while not self._stop.is_set():
@@ -146,7 +151,10 @@ def test_a_broken_package_is_refused_and_the_old_one_keeps_serving(
 ) -> None:
     before = served_version(server)
     with Load(server, iris_rows[1], threads=2) as load:
+        wait_for(lambda: load.count() >= 3)  # requests in flight before, during and after
         response = httpx.post(f"{server.url}/v1/admin/reload", json={"path": version}, timeout=30)
+        answered = load.count()
+        wait_for(lambda: load.count() >= answered + 3)
     assert response.status_code == 409, response.text
     detail = response.json()["detail"]
     assert detail.startswith("reload refused: ") and reason in detail, detail
