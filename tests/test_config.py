@@ -421,3 +421,13 @@ def test_token_classification_defaults_watch_entity_f1() -> None:
 def test_token_classification_config_errors(sections: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(_token_config(**sections))
+
+
+@pytest.mark.parametrize(
+    "example",
+    sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")),
+    ids=lambda path: path.stem,
+)
+def test_every_example_config_is_valid(example: Path) -> None:
+    cfg = load_config(example)
+    assert cfg.data.train
