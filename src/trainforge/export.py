@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -35,7 +34,13 @@ import torch
 from torch import nn
 
 from trainforge.errors import PackageError, TrainforgeError
-from trainforge.package import ESTIMATOR, read_manifest, write_json
+from trainforge.package import (
+    ESTIMATOR,
+    library_versions,
+    read_manifest,
+    swap_into_place,
+    write_json,
+)
 
 FORMAT_VERSION = 1
 FP32_TOLERANCE = 1e-4  # what parity.json reports as "ok" for fp32
@@ -119,7 +124,7 @@ def export_onnx(
             _quantize(fp32, int8)
             report["models"]["int8"] = {**parity(model, int8, batches), **QUANTIZATION}
         write_json(tmp / PARITY, report)
-        _swap_into_place(tmp, package / ONNX_DIR)
+        swap_into_place(tmp, package / ONNX_DIR)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -275,25 +280,9 @@ def _quantize(source: Path, target: Path) -> None:
         )
 
 
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    """Replace `dest` with `tmp` by renames, so readers see the old folder or the new one."""
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
-
-
 def _report(n_batches: int) -> dict[str, Any]:
-    versions = {}
-    for name in ("trainforge", "torch", "onnx", "onnxruntime", "onnxscript", "transformers"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    names = ("trainforge", "torch", "onnx", "onnxruntime", "onnxscript", "transformers")
+    versions = library_versions(names)
     return {
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -34,10 +34,10 @@ ESTIMATOR = "estimator.skops"
 _TRACKED = ("trainforge", "torch", "scikit-learn", "lightning", "transformers", "peft")
 
 
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries a package depends on."""
+def library_versions(names: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of the libraries a package depends on (or of `names`)."""
     versions = {}
-    for name in _TRACKED:
+    for name in names or _TRACKED:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -66,14 +66,7 @@ def write_package(
             **manifest,
         }
         write_json(tmp / MANIFEST, full)
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
+        swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -173,3 +166,15 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any], config_yaml: s
         "",
     ]
     return "\n".join(lines)
+
+
+def swap_into_place(tmp: Path, dest: Path) -> None:
+    """Replace the folder `dest` with `tmp` by renames: readers see the old one or the new one."""
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
