@@ -109,6 +109,11 @@ def _has_child(module: nn.Module, name: str) -> bool:
     return any(n.split(".")[-1] == name for n, _ in module.named_modules())
 
 
+def fit_callbacks(model: ModelConfig) -> list[L.Callback]:
+    """Callbacks the way to fit needs during training (AdaLoRA's rank schedule)."""
+    return [AdaLoraSchedule()] if model.finetune == "adalora" else []
+
+
 class AdaLoraSchedule(L.Callback):
     """AdaLoRA re-allocates ranks after every optimiser step (peft's update_and_allocate)."""
 

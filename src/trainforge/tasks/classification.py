@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,9 +59,8 @@ class ClassificationTarget:
                 fix="Use train.loss: cross_entropy (or auto) for more than two classes",
             )
         self.labels_: list[str] = sorted(counts.index.tolist())
-        frequencies = np.array([counts[label] for label in self.labels_], dtype=np.float64)
         self.class_weights_: list[float] | None = (
-            (frequencies.sum() / (len(frequencies) * frequencies)).tolist()
+            balanced_weights(counts.to_dict(), self.labels_)
             if self.class_weight == "balanced"
             else None
         )
@@ -182,3 +181,9 @@ class ClassificationTarget:
 
     def display_labels(self) -> Sequence[str] | None:
         return self.labels_
+
+
+def balanced_weights(counts: Mapping[str, int], labels: Sequence[str]) -> list[float]:
+    """Inverse-frequency loss weights, n / (k * count) per label (scikit-learn's "balanced")."""
+    total = sum(counts.get(label, 0) for label in labels)
+    return [total / (len(labels) * max(counts.get(label, 0), 1)) for label in labels]

@@ -24,6 +24,7 @@ from trainforge.evaluation.entities import (
     to_iob2,
     type_confusion,
 )
+from trainforge.tasks.classification import balanced_weights
 
 
 class TaggingTarget:
@@ -69,11 +70,8 @@ class TaggingTarget:
                 fix="Check data.tag_column (the tag is the last column by default)",
             )
         self.labels_: list[str] = ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
-        total = sum(counts.values())
         self.class_weights_: list[float] | None = (
-            [total / (len(self.labels_) * max(counts[tag], 1)) for tag in self.labels_]
-            if self.class_weight == "balanced"
-            else None
+            balanced_weights(counts, self.labels_) if self.class_weight == "balanced" else None
         )
         return self
 

@@ -191,7 +191,6 @@ def _fit(
         return _fit_frozen(model, cfg, encoded, labels, tokenizer, run_dir, resume, progress)
     train_loader = _loader(encoded["train"], cfg, tokenizer, shuffle=True)
     val_loader = _loader(encoded["validation"], cfg, tokenizer, shuffle=False) if has_val else None
-    callbacks = [finetune.AdaLoraSchedule()] if cfg.model.finetune == "adalora" else []
     return fit_network(
         net,
         model.target,
@@ -200,7 +199,7 @@ def _fit(
         run_dir,
         resume=resume,
         progress=progress,
-        callbacks=callbacks,
+        callbacks=finetune.fit_callbacks(cfg.model),
     )
 
 
@@ -220,13 +219,12 @@ def _fit_frozen(
     import torch
 
     from trainforge.models.transformer import HeadOnly
-    from trainforge.training.data import tensor_loader
-    from trainforge.training.fit import fit_network
+    from trainforge.training.fit import fit_head
 
     net = model.network
     net.eval()
     start = time.perf_counter()
-    features = {}
+    features: dict[str, Any] = {}
     with torch.inference_mode():
         for split in ("train", "validation"):
             if split not in encoded:
@@ -235,19 +233,12 @@ def _fit_frozen(
             chunks = [net.embed(**batch).float() for _, batch in _positions(loader)]
             features[split] = torch.cat(chunks).numpy()
     embed_seconds = time.perf_counter() - start
-    train = tensor_loader(
-        features["train"], labels["train"], cfg.train.batch_size, shuffle_seed=cfg.train.seed
-    )
-    val = (
-        tensor_loader(features["validation"], labels["validation"], cfg.train.eval_batch_size)
-        if "validation" in features
-        else None
-    )
-    fitted = fit_network(
+    fitted = fit_head(
         HeadOnly(net.head),
         model.target,
         cfg.train,
-        (train, val),
+        features,
+        labels,
         run_dir,
         resume=resume,
         progress=progress,

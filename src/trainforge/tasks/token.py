@@ -154,7 +154,6 @@ def _fit(
     val = (
         _loader(windows["validation"], cfg, pad, shuffle=False) if "validation" in windows else None
     )
-    callbacks = [finetune.AdaLoraSchedule()] if cfg.model.finetune == "adalora" else []
     return fit_network(
         model.network,
         model.target,
@@ -163,7 +162,7 @@ def _fit(
         run_dir,
         resume=resume,
         progress=progress,
-        callbacks=callbacks,
+        callbacks=finetune.fit_callbacks(cfg.model),
     )
 
 
@@ -181,13 +180,13 @@ def _fit_frozen(
     import torch
 
     from trainforge.models.transformer import HeadOnly
-    from trainforge.training.data import tensor_loader
-    from trainforge.training.fit import fit_network
+    from trainforge.training.fit import fit_head
 
     encoder = model.network.encoder
     encoder.eval()
     start = time.perf_counter()
-    features, labels = {}, {}
+    features: dict[str, Any] = {}
+    labels: dict[str, Any] = {}
     with torch.inference_mode():
         for split in ("train", "validation"):
             if split not in windows:
@@ -203,18 +202,15 @@ def _fit_frozen(
             features[split] = torch.cat(chunks).numpy()
             labels[split] = torch.cat(truth).numpy()
     embed_seconds = time.perf_counter() - start
-    batch_size = cfg.train.batch_size
-    train = tensor_loader(
-        features["train"], labels["train"], batch_size, shuffle_seed=cfg.train.seed
-    )
-    val = (
-        tensor_loader(features["validation"], labels["validation"], cfg.train.eval_batch_size)
-        if "validation" in features
-        else None
-    )
-    head = HeadOnly(encoder.classifier)
-    fitted = fit_network(
-        head, model.target, cfg.train, (train, val), run_dir, resume=resume, progress=progress
+    fitted = fit_head(
+        HeadOnly(encoder.classifier),
+        model.target,
+        cfg.train,
+        features,
+        labels,
+        run_dir,
+        resume=resume,
+        progress=progress,
     )
     fitted.extra["embedding_time_s"] = round(embed_seconds, 3)
     return fitted

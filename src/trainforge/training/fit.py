@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,3 +256,26 @@ def fit_network(
         samples_per_second=result.samples_per_second,
         extra={"epochs_run": result.epochs_run, "best_epoch": result.best_epoch},
     )
+
+
+def fit_head(
+    head: torch.nn.Module,
+    target: Any,
+    cfg: TrainConfig,
+    features: Mapping[str, Any],
+    labels: Mapping[str, Any],
+    run_dir: Path,
+    *,
+    resume: bool,
+    progress: bool,
+) -> Fitted:
+    """Train a head on features computed once by a frozen backbone ("train", "validation")."""
+    from trainforge.training.data import tensor_loader
+
+    train = tensor_loader(features["train"], labels["train"], cfg.batch_size, shuffle_seed=cfg.seed)
+    val = (
+        tensor_loader(features["validation"], labels["validation"], cfg.eval_batch_size)
+        if "validation" in features
+        else None
+    )
+    return fit_network(head, target, cfg, (train, val), run_dir, resume=resume, progress=progress)
