@@ -13,11 +13,11 @@ $(BIN)/python:
 # Stamp files: reinstall only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[text,serve,onnx]"
+	$(PIP) -e ".[text,serve,onnx,track]"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) -e ".[text,serve,onnx,dev]"
+	$(PIP) -e ".[text,serve,onnx,track,dev]"
 	touch $@
 
 install: $(VENV)/.installed

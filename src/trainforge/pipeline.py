@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from trainforge.package import model_card, write_json, write_package
 from trainforge.predict import Model
 from trainforge.tasks.base import Fitted, Prepared
 
-TIMING_KEYS = ("train_time_s", "samples_per_second")
+TIMING_KEYS = ("train_time_s", "samples_per_second", "peak_rss_mb")
+HISTORY_FILE = "history.json"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,16 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB (0.0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
 def _resolve_run_dir(
@@ -222,6 +234,7 @@ def _finish(
     metrics: dict[str, Any] = {r.name: r.metrics for r in results}
     metrics["train_time_s"] = round(fitted.train_time_s, 3)
     metrics["samples_per_second"] = round(fitted.samples_per_second, 1)
+    metrics["peak_rss_mb"] = peak_rss_mb()
     metrics |= {k: v for k, v in fitted.extra.items() if v is not None}
 
     manifest = {
@@ -262,6 +275,7 @@ def _finish(
         summary=summary,
         config_yaml=config_yaml,
     )
+    write_json(run_dir / HISTORY_FILE, fitted.history)
     if not cfg.train.keep_checkpoints:
         from trainforge.training.fit import remove_checkpoints
 
