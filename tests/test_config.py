@@ -221,7 +221,9 @@ def test_unknown_top_level_key_lists_the_sections(tmp_path: Path) -> None:
         tmp_path, "task: tabular_classification\ndata: {train: a.csv}\nmodle: {}\n"
     )
     assert "line 3, field 'modle': unknown key 'modle'. Did you mean 'model'?" in message
-    assert "Allowed keys here: 'task', 'name', 'data', 'model', 'train'." in message
+    assert (
+        "Allowed keys here: 'task', 'name', 'data', 'model', 'train', 'track', 'tune'." in message
+    )
 
 
 def test_bad_literal_lists_allowed_values(tmp_path: Path) -> None:
@@ -341,7 +343,7 @@ def test_split_fractions_must_leave_training_rows() -> None:
 
 def test_json_schema_describes_every_section() -> None:
     schema = json_schema()
-    assert set(schema["properties"]) == {"task", "name", "data", "model", "train"}
+    assert set(schema["properties"]) == {"task", "name", "data", "model", "train", "track", "tune"}
     assert set(schema["required"]) == {"task", "data"}
     assert {
         "DataConfig",
@@ -349,6 +351,9 @@ def test_json_schema_describes_every_section() -> None:
         "TrainConfig",
         "SplitConfig",
         "EarlyStoppingConfig",
+        "TrackConfig",
+        "TuneConfig",
+        "SearchParam",
     } <= set(schema["$defs"])
     train = schema["$defs"]["TrainConfig"]["properties"]
     assert train["optimizer"]["enum"] == ["sgd", "adam", "adamw", "rmsprop"]

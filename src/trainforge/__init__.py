@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load", "train"]
+__all__ = ["__version__", "load", "train", "tune"]
 
 if TYPE_CHECKING:
     from trainforge.pipeline import Run
     from trainforge.predict import Model
+    from trainforge.tuning.search import TuneResult
 
 
 def train(config: Any, **kwargs: Any) -> Run:
@@ -30,3 +31,17 @@ def load(path: Any, *, onnx: bool | str = False) -> Model:
     from trainforge.predict import load as _load
 
     return _load(path, onnx=onnx)
+
+
+def tune(config: Any, trials: int, **kwargs: Any) -> TuneResult:
+    """Search the config's `tune.space` with Optuna; see `trainforge.tuning.search.tune`.
+
+    Keyword arguments of `StudySettings` (jobs, storage, study, timeout_s) go there, the rest
+    (overrides, output, progress) to the search.
+    """
+    from trainforge.tuning.search import tune as _tune
+    from trainforge.tuning.study import StudySettings
+
+    names = ("jobs", "storage", "study", "timeout_s")
+    settings = StudySettings(trials, **{k: kwargs.pop(k) for k in names if k in kwargs})
+    return _tune(config, settings, **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from trainforge.config import ExperimentConfig, config_to_yaml, load_config
 from trainforge.errors import ConfigError
 from trainforge.package import model_card, write_json, write_package
 from trainforge.predict import Model
-from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.base import FitOptions, Fitted, Prepared
+from trainforge.tracking import start as tracking_start
 
 TIMING_KEYS = ("train_time_s", "samples_per_second", "peak_rss_mb")
 HISTORY_FILE = "history.json"
@@ -50,6 +52,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    callbacks: Sequence[Any] = (),
 ) -> Run:
     """Train, evaluate and package a model from a config.
 
@@ -60,6 +63,7 @@ def train(
         resume: continue the unfinished run in `output` from its last checkpoint.
         overwrite: replace a finished run in `output`.
         progress: show a progress bar.
+        callbacks: extra Lightning callbacks for the fit (a tuning trial's pruner).
 
     Example:
         >>> run = trainforge.train("examples/breast_cancer.yaml")
@@ -86,14 +90,21 @@ def train(
     if resume:
         _check_same_config(run_dir, config_yaml)
     (run_dir / "config.yaml").write_text(config_yaml, encoding="utf-8")
+    tracking = None
     try:
-        fitted = prepared.fit(run_dir, resume=resume, progress=progress)
-    except BaseException:
+        tracking = tracking_start(cfg, run_dir, resume=resume)
+        options = FitOptions(resume, progress, tuple(callbacks), tuple(tracking.loggers))
+        fitted = prepared.fit(run_dir, options)
+        run = _finish(prepared, fitted, cfg, run_dir, name, config_yaml)
+    except BaseException as exc:
+        if tracking is not None:
+            tracking.fail(interrupted=not isinstance(exc, Exception))
         # A killed or failed fit keeps its checkpoints for --resume; otherwise leave nothing.
         if created and not (run_dir / "checkpoints" / "last.ckpt").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    return _finish(prepared, fitted, cfg, run_dir, name, config_yaml)
+    tracking.finish(run_dir, run.metrics)
+    return run
 
 
 def _prepare(cfg: ExperimentConfig) -> Prepared:

@@ -3,7 +3,7 @@
 Validated once, here, at the boundary; everything downstream receives frozen, typed objects.
 """
 
-from trainforge.config.loading import config_to_yaml, json_schema, load_config
+from trainforge.config.loading import config_to_yaml, json_schema, load_config, load_raw, set_key
 from trainforge.config.schema import (
     CLASSIFICATION_TASKS,
     SKLEARN_MODELS,
@@ -19,6 +19,8 @@ from trainforge.config.schema import (
     TrainConfig,
     monitorable_metrics,
 )
+from trainforge.config.track import MlflowConfig, TrackConfig
+from trainforge.config.tune import SearchParam, TuneConfig
 
 __all__ = [
     "CLASSIFICATION_TASKS",
@@ -29,12 +31,18 @@ __all__ = [
     "DataConfig",
     "EarlyStoppingConfig",
     "ExperimentConfig",
+    "MlflowConfig",
     "ModelConfig",
     "PeftConfig",
+    "SearchParam",
     "SplitConfig",
+    "TrackConfig",
     "TrainConfig",
+    "TuneConfig",
     "config_to_yaml",
     "json_schema",
     "load_config",
+    "load_raw",
     "monitorable_metrics",
+    "set_key",
 ]

@@ -29,53 +29,82 @@ def load_config(
         >>> load_config("exp.yaml", ["train.epochs=5"]).train.epochs
         5
     """
-    if isinstance(source, dict):
-        # A deep copy: overrides must not change the caller's nested dicts.
-        raw, text, where = copy.deepcopy(source), None, "config"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(
-                "config file not found",
-                where=str(path),
-                fix="Check the path; example configs are in the examples/ folder",
-            )
-        where = str(path)
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_line = data[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"is not UTF-8 text ({exc.reason})",
-                where=f"{where} line {bad_line}",
-                fix="Re-save the config as UTF-8",
-            ) from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(
-                f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                where=f"{where}{line}",
-                fix="Fix the YAML syntax (indentation, ':' after keys, quotes)",
-            ) from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(
-                "expected a mapping of sections (task, data, model, train), "
-                f"got {type(raw).__name__}",
-                where=where,
-                fix="Start from an example in the examples/ folder",
-            )
+    raw, where, text = _read(source)
     for override in overrides:
         _apply_override(raw, override)
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise _config_error(exc, where, text) from None
+
+
+def load_raw(
+    source: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The config as written (a fresh dict, overrides applied), before defaults and validation.
+
+    A search varies this, not the resolved config, so that defaults which depend on other keys
+    (e.g. those of `model.finetune: frozen`) follow each trial's choices.
+    """
+    raw, _, _ = _read(source)
+    for override in overrides:
+        _apply_override(raw, override)
+    return raw
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted `key` of a raw config dict, creating sections on the way."""
+    node = raw
+    *sections, last = key.split(".")
+    for part in sections:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}  # absent, or switched off (None), e.g. train.early_stopping
+        node = node[part]
+    node[last] = value
+
+
+def _read(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
+    """(raw mapping, where it came from, its YAML text or None for a dict)."""
+    if isinstance(source, dict):
+        # A deep copy: overrides must not change the caller's nested dicts.
+        return copy.deepcopy(source), "config", None
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(
+            "config file not found",
+            where=str(path),
+            fix="Check the path; example configs are in the examples/ folder",
+        )
+    where = str(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"is not UTF-8 text ({exc.reason})",
+            where=f"{where} line {bad_line}",
+            fix="Re-save the config as UTF-8",
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"not valid YAML ({getattr(exc, 'problem', exc)})",
+            where=f"{where}{line}",
+            fix="Fix the YAML syntax (indentation, ':' after keys, quotes)",
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"expected a mapping of sections (task, data, model, train), got {type(raw).__name__}",
+            where=where,
+            fix="Start from an example in the examples/ folder",
+        )
+    return raw, where, text
 
 
 def _apply_override(raw: dict[str, Any], override: str) -> None:
@@ -153,18 +182,18 @@ def _field_names(loc: list[str]) -> list[str]:
         field = model.model_fields.get(part)
         if field is None:
             return []
-        model = _model_in(field.annotation)
+        model = model_in(field.annotation)
         if model is None:
             return []
     return list(model.model_fields)
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if typing.get_origin(annotation) in (Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            found = _model_in(arg)
+            found = model_in(arg)
             if found is not None:
                 return found
     return None

@@ -5,10 +5,13 @@ Everything downstream receives frozen, typed config objects and never re-checks 
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainforge.config.track import TrackConfig
+from trainforge.config.tune import TuneConfig, key_error
 from trainforge.errors import did_you_mean, format_choices
 
 Task = Literal[
@@ -272,6 +275,10 @@ class ExperimentConfig(_Section):
     data: DataConfig
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    track: TrackConfig = TrackConfig()
+    tune: TuneConfig | None = Field(
+        default=None, description="Hyper-parameter search space and settings (trainforge tune)."
+    )
 
     @property
     def is_classification(self) -> bool:
@@ -360,6 +367,8 @@ class ExperimentConfig(_Section):
                 "model.type 'logistic_regression' is a classifier; for task "
                 f"{self.task!r} use 'linear', 'mlp', 'random_forest' or 'hist_gradient_boosting'"
             )
+        if self.tune is not None:
+            self._check_search()
         if self.train.early_stopping is not None:
             metrics = monitorable_metrics(self.task)
             monitor = self.train.early_stopping.monitor
@@ -369,6 +378,31 @@ class ExperimentConfig(_Section):
                     f"use one of {format_choices(metrics)}.{did_you_mean(monitor, metrics)}"
                 )
         return self
+
+    @property
+    def tune_metric(self) -> str:
+        """The metric a search optimises: `tune.metric`, else the early-stopping monitor."""
+        if self.tune is not None and self.tune.metric is not None:
+            return self.tune.metric
+        stopping = self.train.early_stopping
+        return stopping.monitor if stopping is not None else "val_loss"
+
+    def _check_search(self) -> None:
+        assert self.tune is not None
+        metrics = [m for m in monitorable_metrics(self.task) if m.startswith("val_")]
+        if self.tune_metric not in metrics:
+            raise ValueError(
+                f"tune.metric {self.tune_metric!r} is not a validation metric of task "
+                f"{self.task!r}; use one of {format_choices(metrics)}."
+                f"{did_you_mean(self.tune_metric, metrics)}"
+            )
+        base = self.model_dump(mode="json", exclude={"tune"})
+        for key, param in self.tune.space.items():
+            problem = key_error(key, ExperimentConfig)
+            if problem is not None:
+                raise ValueError(f"tune.space: {problem}")
+            for value in param.extremes():
+                _check_value(base, key, value)
 
     def _check_token_task(self) -> None:
         unsupported = {
@@ -389,6 +423,26 @@ class ExperimentConfig(_Section):
                 f"train.stride ({self.train.stride}) must be at most half of train.max_length "
                 f"({self.train.max_length}) so that windows move forward"
             )
+
+
+def _check_value(base: dict[str, Any], key: str, value: Any) -> None:
+    """Raise when setting `key` to `value` (a bound of its search range) breaks the config."""
+    from pydantic import ValidationError
+
+    from trainforge.config.loading import set_key
+
+    raw = copy.deepcopy(base)
+    set_key(raw, key, value)
+    try:
+        ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        raise ValueError(
+            f"tune.space.{key}: the value {value!r} makes the config invalid "
+            f"({where + ': ' if where else ''}{reason}); narrow the range or the choices"
+        ) from None
 
 
 TEXT_TRAIN_DEFAULTS: dict[str, Any] = {

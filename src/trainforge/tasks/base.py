@@ -10,6 +10,23 @@ from typing import Any
 import numpy as np
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """How to run a fit, apart from the config.
+
+    Attributes:
+        resume: continue from RUN_DIR/checkpoints/last.ckpt.
+        progress: show a progress bar.
+        callbacks: extra Lightning callbacks from outside the task (a tuning trial's pruner).
+        loggers: extra Lightning loggers beside the CSV log (TensorBoard, MLflow).
+    """
+
+    resume: bool = False
+    progress: bool = True
+    callbacks: tuple[Any, ...] = ()
+    loggers: tuple[Any, ...] = ()
+
+
 @dataclass
 class Fitted:
     """What fitting produced besides the weights (which stay in the model)."""
@@ -29,7 +46,7 @@ class Prepared:
     Attributes:
         model: the `trainforge.predict.Model` to fit (untrained).
         rows: rows per split, e.g. {"train": 800, "validation": 100, "test": 100}.
-        fit: trains the model in place: fit(run_dir, resume=..., progress=...) -> Fitted.
+        fit: trains the model in place: fit(run_dir, FitOptions(...)) -> Fitted.
         evaluate: (y_true, output) of a split with the trained model.
         manifest: task-specific entries of the package manifest.
         write_files: writes the package's weights and input files into a folder.

@@ -15,7 +15,7 @@ from trainforge.errors import ConfigError
 from trainforge.package import ESTIMATOR, WEIGHTS, write_json
 from trainforge.predict import Model
 from trainforge.tasks import make_target
-from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.classification import ClassificationTarget
 from trainforge.tasks.regression import RegressionTarget
 
@@ -38,8 +38,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     n_features = arrays["train"][0].shape[1]
     model = _build_model(cfg, prep, target, n_features)
 
-    def fit(run_dir: Path, *, resume: bool, progress: bool) -> Fitted:
-        return _fit(model, cfg, arrays, run_dir, resume=resume, progress=progress)
+    def fit(run_dir: Path, options: FitOptions) -> Fitted:
+        return _fit(model, cfg, arrays, run_dir, options)
 
     def evaluate(split: str) -> tuple[np.ndarray, np.ndarray]:
         return arrays[split][1], model.output(frames[split])
@@ -82,9 +82,7 @@ def _fit(
     cfg: ExperimentConfig,
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
     run_dir: Path,
-    *,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     features, labels = arrays["train"]
     if model.estimator is not None:
@@ -109,8 +107,7 @@ def _fit(
         cfg.train,
         (train_loader, val_loader),
         run_dir,
-        resume=resume,
-        progress=progress,
+        options,
     )
 
 

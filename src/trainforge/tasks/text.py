@@ -19,7 +19,7 @@ from trainforge.data.text import (
 )
 from trainforge.predict import Model
 from trainforge.tasks import make_target
-from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.classification import ClassificationTarget
 from trainforge.tasks.multilabel import MultiLabelTarget
 
@@ -72,8 +72,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
 
     spec = network_spec(net, cfg, target.n_outputs)
 
-    def fit(run_dir: Path, *, resume: bool, progress: bool) -> Fitted:
-        return _fit(model, cfg, encoded, labels, tokenizer, run_dir, resume, progress)
+    def fit(run_dir: Path, options: FitOptions) -> Fitted:
+        return _fit(model, cfg, encoded, labels, tokenizer, run_dir, options)
 
     def evaluate(split: str) -> tuple[np.ndarray, np.ndarray]:
         loader = _loader(encoded[split], cfg, tokenizer, shuffle=False)
@@ -179,8 +179,7 @@ def _fit(
     labels: dict[str, np.ndarray],
     tokenizer: Any,
     run_dir: Path,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     from trainforge.models import finetune
     from trainforge.training.fit import fit_network
@@ -188,7 +187,7 @@ def _fit(
     net = model.network
     has_val = "validation" in encoded
     if cfg.model.finetune == "frozen":
-        return _fit_frozen(model, cfg, encoded, labels, tokenizer, run_dir, resume, progress)
+        return _fit_frozen(model, cfg, encoded, labels, tokenizer, run_dir, options)
     train_loader = _loader(encoded["train"], cfg, tokenizer, shuffle=True)
     val_loader = _loader(encoded["validation"], cfg, tokenizer, shuffle=False) if has_val else None
     return fit_network(
@@ -197,8 +196,7 @@ def _fit(
         cfg.train,
         (train_loader, val_loader),
         run_dir,
-        resume=resume,
-        progress=progress,
+        options,
         callbacks=finetune.fit_callbacks(cfg.model),
     )
 
@@ -210,8 +208,7 @@ def _fit_frozen(
     labels: dict[str, np.ndarray],
     tokenizer: Any,
     run_dir: Path,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     """Embed every text once with the frozen backbone, then train only the head on the cache."""
     import time
@@ -240,8 +237,7 @@ def _fit_frozen(
         features,
         labels,
         run_dir,
-        resume=resume,
-        progress=progress,
+        options,
     )
     fitted.extra["embedding_time_s"] = round(embed_seconds, 3)
     return fitted

@@ -17,7 +17,7 @@ from trainforge.data.conll import Sentences, read_sentences
 from trainforge.data.text import split_off
 from trainforge.data.tokens import IGNORE, TokenInputs, Windows
 from trainforge.predict import Model
-from trainforge.tasks.base import Fitted, Prepared
+from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.tagging import TaggingTarget
 
 
@@ -64,8 +64,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     model = Model(cfg, inputs, target, network=net)
     spec = network_spec(net, cfg, target.n_outputs)
 
-    def fit(run_dir: Path, *, resume: bool, progress: bool) -> Fitted:
-        fitted = _fit(model, cfg, windows, run_dir, resume, progress)
+    def fit(run_dir: Path, options: FitOptions) -> Fitted:
+        fitted = _fit(model, cfg, windows, run_dir, options)
         fitted.extra["train_windows"] = len(windows["train"])
         return fitted
 
@@ -141,14 +141,13 @@ def _fit(
     cfg: ExperimentConfig,
     windows: dict[str, Windows],
     run_dir: Path,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     from trainforge.models import finetune
     from trainforge.training.fit import fit_network
 
     if cfg.model.finetune == "frozen":
-        return _fit_frozen(model, cfg, windows, run_dir, resume, progress)
+        return _fit_frozen(model, cfg, windows, run_dir, options)
     pad = model.inputs.tokenizer.pad_token_id or 0
     train = _loader(windows["train"], cfg, pad, shuffle=True)
     val = (
@@ -160,8 +159,7 @@ def _fit(
         cfg.train,
         (train, val),
         run_dir,
-        resume=resume,
-        progress=progress,
+        options,
         callbacks=finetune.fit_callbacks(cfg.model),
     )
 
@@ -171,8 +169,7 @@ def _fit_frozen(
     cfg: ExperimentConfig,
     windows: dict[str, Windows],
     run_dir: Path,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     """Compute the frozen backbone's features of every labelled token once; train the head."""
     import time
@@ -209,8 +206,7 @@ def _fit_frozen(
         features,
         labels,
         run_dir,
-        resume=resume,
-        progress=progress,
+        options,
     )
     fitted.extra["embedding_time_s"] = round(embed_seconds, 3)
     return fitted

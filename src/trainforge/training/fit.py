@@ -18,7 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from trainforge.config import TrainConfig
-from trainforge.tasks.base import Fitted
+from trainforge.tasks.base import FitOptions, Fitted
 from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
 from trainforge.training.module import TrainingModule
 
@@ -54,10 +54,8 @@ def fit(
     val_loader: DataLoader | None,
     cfg: TrainConfig,
     run_dir: Path,
-    *,
-    resume: bool = False,
-    progress: bool = True,
-    extra_callbacks: Sequence[L.Callback] | None = None,
+    options: FitOptions | None = None,
+    extra_callbacks: Sequence[L.Callback] = (),
 ) -> FitResult:
     """Train `module`; checkpoints go to `run_dir/checkpoints`, CSV logs to `run_dir/logs`.
 
@@ -67,14 +65,16 @@ def fit(
         val_loader: validation batches, or None to train without validation.
         cfg: the `train` config section.
         run_dir: the run folder.
-        resume: continue from `run_dir/checkpoints/last.ckpt`.
-        progress: show a progress bar.
+        options: resume, progress bar, and callbacks and loggers from outside the task.
+        extra_callbacks: the task's own callbacks.
     """
     quiet_lightning()
+    options = options or FitOptions()
+    resume, progress = options.resume, options.progress
     checkpoint_dir = run_dir / CHECKPOINTS
     throughput, history = ThroughputMonitor(), HistoryRecorder()
     callbacks: list[L.Callback] = [EpochSeeder(cfg.seed), throughput, history]
-    callbacks += extra_callbacks or []
+    callbacks += [*extra_callbacks, *options.callbacks]
     monitor, mode = module.monitor, "min"
     if cfg.early_stopping is not None and val_loader is not None:
         mode = cfg.early_stopping.resolved_mode
@@ -120,7 +120,7 @@ def fit(
         deterministic=True if cfg.accelerator == "cpu" else "warn",
         callbacks=callbacks,
         # A new logs/version_N per session: a resumed run keeps the earlier session's rows.
-        logger=L.pytorch.loggers.CSVLogger(run_dir, name="logs"),
+        logger=[L.pytorch.loggers.CSVLogger(run_dir, name="logs"), *options.loggers],
         num_sanity_val_steps=0,
         enable_model_summary=False,
         enable_progress_bar=progress,
@@ -226,10 +226,9 @@ def fit_network(
     cfg: TrainConfig,
     loaders: tuple[DataLoader, DataLoader | None],
     run_dir: Path,
+    options: FitOptions,
     *,
-    resume: bool,
-    progress: bool,
-    callbacks: Sequence[L.Callback] | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> Fitted:
     """Train a torch network with the Lightning loop; returns history and throughput."""
     train_loader, val_loader = loaders
@@ -240,9 +239,8 @@ def fit_network(
         val_loader,
         cfg,
         run_dir,
-        resume=resume,
-        progress=progress,
-        extra_callbacks=callbacks or [],
+        options,
+        extra_callbacks=callbacks,
     )
     network.cpu().eval()
     # Free gradients and optimiser state (twice the weights) before evaluation and packaging;
@@ -265,9 +263,7 @@ def fit_head(
     features: Mapping[str, Any],
     labels: Mapping[str, Any],
     run_dir: Path,
-    *,
-    resume: bool,
-    progress: bool,
+    options: FitOptions,
 ) -> Fitted:
     """Train a head on features computed once by a frozen backbone ("train", "validation")."""
     from trainforge.training.data import tensor_loader
@@ -278,4 +274,4 @@ def fit_head(
         if "validation" in features
         else None
     )
-    return fit_network(head, target, cfg, (train, val), run_dir, resume=resume, progress=progress)
+    return fit_network(head, target, cfg, (train, val), run_dir, options)

@@ -1,0 +1,1 @@
+"""Hyper-parameter search with Optuna: the search space from the config, pruned trials, a report."""
