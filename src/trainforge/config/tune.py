@@ -82,6 +82,21 @@ class SearchParam(BaseModel):
         encoded = [json.dumps(choice) for choice in self.choices or []]
         return json.loads(trial.suggest_categorical(key, encoded))
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one this dimension can draw."""
+        if self.type == "categorical":
+            return value in (self.choices or [])
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        low, high = self.extremes()
+        return bool(low <= value <= high) and (self.type == "float" or value == int(value))
+
+    def encode(self, value: Any) -> Any:
+        """A config value as Optuna stores it (the inverse of `decode`)."""
+        if self.type == "categorical" and not self.plain_choices:
+            return json.dumps(value)
+        return value
+
     def decode(self, stored: Any) -> Any:
         """A value as Optuna stored it (trial.params) back to the config value."""
         if self.type == "categorical" and not self.plain_choices:
@@ -117,6 +132,11 @@ class TuneConfig(BaseModel):
         default=1, ge=0, description="Epochs of each trial that are never pruned."
     )
     seed: int | None = Field(default=None, description="Sampler seed; default train.seed.")
+    baseline: bool = Field(
+        default=True,
+        description="Trial 0 of a new study runs the config's own values (those inside the "
+        "space), so the search never ends below the config it started from.",
+    )
     space: dict[str, SearchParam] = Field(
         min_length=1,
         description="Dotted config key → dimension, e.g. "

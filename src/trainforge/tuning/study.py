@@ -34,6 +34,7 @@ GRACE_S = 10
 # A worker whose first trials all fail stops: the cause is the config, not one combination.
 FAILURES_BEFORE_STOP = 3
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+_HELD: set[str] = set()  # lock files this process holds (only the main thread takes them)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def prepare(
 ) -> tuple[Search, ExperimentConfig]:
     """Check the config and settings, create the study; nothing trains yet."""
     cfg = load_config(config, overrides)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # we print a line per trial ourselves
     if cfg.tune is None:
         raise ConfigError(
             "the config has no tune: section, so there is nothing to search",
@@ -106,12 +108,13 @@ def prepare(
     )
     direction = cfg.tune.resolved_direction(cfg.tune_metric)
     try:
-        study = optuna.create_study(
-            storage=open_storage(storage),
-            study_name=search.study,
-            direction=direction,
-            load_if_exists=True,
-        )
+        with local_lock(storage):
+            study = optuna.create_study(
+                storage=open_storage(storage),
+                study_name=search.study,
+                direction=direction,
+                load_if_exists=True,
+            )
     except TrainforgeError:
         raise
     except Exception as exc:
@@ -129,7 +132,25 @@ def prepare(
             fix="Use another --study name for a different objective",
         )
     study.set_user_attr("metric", cfg.tune_metric)
+    with local_lock(storage):  # two workers starting one study enqueue it once
+        baseline = _baseline(cfg) if cfg.tune.baseline else {}
+        if baseline and not study.get_trials(deepcopy=False):
+            study.enqueue_trial(baseline, user_attrs={"baseline": True}, skip_if_exists=True)
     return search, cfg
+
+
+def _baseline(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config's own values of the searched keys, where the space can draw them."""
+    assert cfg.tune is not None
+    resolved = cfg.model_dump(mode="json")
+    values = {}
+    for key, param in cfg.tune.space.items():
+        node: Any = resolved
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and param.contains(node):
+            values[key] = param.encode(node)
+    return values
 
 
 def run_workers(search: Search) -> None:
@@ -160,7 +181,7 @@ def work(search: Search, worker: int) -> None:
     from trainforge.training.fit import tune_malloc
 
     tune_malloc()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # we print a line per trial ourselves
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Heartbeats with ask/tell are what Study.optimize does inside; fail_stale_trials is stable.
     warnings.filterwarnings("ignore", message=".*Heartbeat of storage.*")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -228,15 +249,19 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(path))
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine,
-        heartbeat_interval=HEARTBEAT_S,
-        grace_period=GRACE_S,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=2
-        ),
-    )
+    # Two processes creating one SQLite file's tables at once collide: take turns. Heartbeats
+    # are marked experimental, though Study.optimize relies on them.
+    with local_lock(url), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=HEARTBEAT_S,
+            grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=2
+            ),
+        )
 
 
 def _sampler(
@@ -284,16 +309,19 @@ def local_lock(storage: str) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # Windows: no lock; at most one extra trial per worker
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None or path in _HELD:  # re-entered: this process holds it
         yield
         return
-    if path is None:
-        yield
-        return
-    with open(f"{path}.lock", "a") as handle:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Not "{path}.lock": Optuna's journal storage keeps its own lock there.
+    with open(f"{path}.tune-lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        _HELD.add(path)
         try:
             yield
         finally:
+            _HELD.discard(path)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
