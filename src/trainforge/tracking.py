@@ -8,7 +8,10 @@ in RUN_DIR/tracking.json, so `--resume` continues the same MLflow run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +177,7 @@ def serve_ui(
         ready: called with the address once the page answers.
     """
     import subprocess
+    import sys
 
     port = _free_port(port if port is not None else (6006 if tensorboard else 5000))
     if tensorboard:
@@ -191,21 +195,42 @@ def serve_ui(
                 fix="Train with `track: {mlflow: true}` (runs in this folder) first, pass the "
                 "folder that holds mlruns.db, or pass --backend-store-uri",
             )
-        command = [_tool("mlflow"), "ui", "--backend-store-uri", uri]
+        command = [_tool("mlflow"), "ui", "--backend-store-uri", uri, "--workers", "1"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen(command)
+    # A viewer needs no background job runners (MLflow starts a dozen processes for them).
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    # Its own process group, so stopping the UI stops every process it started; its log goes
+    # to stderr: stdout carries only the address, for scripts.
+    process = subprocess.Popen(command, stdout=sys.stderr, env=env, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         _wait_until_up(url, process)
         ready(url)
         process.wait()
+    except KeyboardInterrupt:
+        pass
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        signal.signal(signal.SIGTERM, previous)
+        _stop_group(process)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_group(process: Any) -> None:
+    """Terminate the process and everything it started; kill what is left after 10 s."""
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _tool(name: str) -> str:
