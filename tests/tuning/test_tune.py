@@ -16,6 +16,7 @@ from cli_support import check_user_error, cli_command, run_cli
 
 import trainforge
 from trainforge.config import load_config
+from trainforge.errors import ConfigError
 from trainforge.tuning.search import tune
 from trainforge.tuning.study import StudySettings
 from trainforge.tuning.trial import objective
@@ -232,3 +233,34 @@ def test_a_study_keeps_its_direction(tmp_path: Path) -> None:
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("kills processes with SIGKILL")
+
+
+def test_a_text_search_runs_through_the_same_pipeline(tmp_path: Path) -> None:
+    """Text classification (frozen backbone) on the shipped reviews: trials, pruning, package."""
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "examples" / "quickstart.yaml").read_text())
+    for split in ("train", "validation", "test"):
+        config["data"][split] = str(root / config["data"][split])
+    config["model"]["finetune"] = "frozen"
+    config["train"] = {"epochs": 5, "seed": 42}
+    config["tune"] = {
+        "metric": "val_accuracy",
+        "startup_trials": 1,
+        "space": {"train.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+    }
+    result = trainforge.tune(config, 3, output=tmp_path, progress=False)
+    assert sum(result.counts[s] for s in ("complete", "pruned")) == 3
+    assert result.best_value is not None and result.best_value > 0.6
+    model = trainforge.load(result.best_model)
+    labels = {p["label"] for p in model.predict(["a wonderful, moving film"])}
+    assert labels <= {"positive", "negative"}
+
+
+def test_a_scikit_learn_model_cannot_be_scored_by_loss() -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["model"] = {"type": "random_forest"}
+    raw["tune"]["space"] = {"model.params.n_estimators": {"type": "int", "low": 10, "high": 50}}
+    with pytest.raises(ConfigError, match="logged per epoch by neural models"):
+        load_config(raw)
+    raw["tune"]["metric"] = "val_f1_macro"
+    assert load_config(raw).tune.space["model.params.n_estimators"].type == "int"

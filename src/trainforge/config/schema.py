@@ -396,6 +396,12 @@ class ExperimentConfig(_Section):
                 f"{self.task!r}; use one of {format_choices(metrics)}."
                 f"{did_you_mean(self.tune_metric, metrics)}"
             )
+        if self.model.type in SKLEARN_MODELS and self.tune_metric == "val_loss":
+            raise ValueError(
+                f"tune.metric 'val_loss' is logged per epoch by neural models only; for "
+                f"model.type {self.model.type!r} use one of "
+                f"{format_choices([m for m in metrics if m != 'val_loss'])}"
+            )
         base = self.model_dump(mode="json", exclude={"tune"})
         for key, param in self.tune.space.items():
             problem = key_error(key, ExperimentConfig)

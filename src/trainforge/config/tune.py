@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -159,8 +160,11 @@ def key_error(key: str, root: type[BaseModel]) -> str | None:
         return f"{key!r} defines the experiment and cannot be searched"
     parts = key.split(".")
     model: type[BaseModel] | None = root
+    annotation: Any = None
     for depth, part in enumerate(parts):
         where = ".".join(parts[:depth]) or "the config"
+        if model is None and typing.get_origin(annotation) is dict:
+            return None  # a free mapping, e.g. model.params of scikit-learn estimators
         if model is None:
             return f"unknown config key {key!r}: {where!r} holds a value, not a section"
         names = list(model.model_fields)
@@ -169,7 +173,8 @@ def key_error(key: str, root: type[BaseModel]) -> str | None:
                 f"unknown config key {key!r}: {where} has no key {part!r}."
                 f"{did_you_mean(part, names)} Keys there: {format_choices(names, limit=30)}"
             )
-        model = model_in(model.model_fields[part].annotation)
+        annotation = model.model_fields[part].annotation
+        model = model_in(annotation)
     if model is not None:
         first = next(iter(model.model_fields))
         return f"{key!r} is a whole section; name one of its keys, e.g. '{key}.{first}'"
