@@ -117,7 +117,7 @@ def _train_model(steps: int) -> Path:
     run = trainforge.train(
         REPO / "examples/sst2.yaml", overrides=overrides, output=output, overwrite=True
     )
-    return run.model_dir
+    return run.package_dir
 
 
 def _ensure_exported(package: Path) -> None:

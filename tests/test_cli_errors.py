@@ -227,8 +227,8 @@ def test_predict_on_a_folder_that_is_not_a_package(cli: tuple[Path, dict[str, Re
     _check(
         cli,
         "predict_not_a_package",
-        "Error: not_a_model: not a trainforge model package (no trainforge.json). "
-        "Pass the model/ folder of a finished run, e.g. runs/NAME/model.",
+        "Error: not_a_model: not a trainforge model (no trainforge.json, and no `current` "
+        "pointer to a version). Pass the model/ folder of a finished run, e.g. runs/NAME/model.",
     )
 
 
@@ -238,8 +238,8 @@ def test_evaluate_on_the_run_folder_instead_of_its_model(
     _check(
         cli,
         "evaluate_run_folder",
-        "Error: runs/good: not a trainforge model package (no trainforge.json). "
-        "Pass the model/ folder of a finished run",
+        "Error: runs/good: not a trainforge model (no trainforge.json, and no `current` "
+        "pointer to a version). This looks like a run folder: pass runs/good/model.",
     )
 
 

@@ -29,7 +29,8 @@ def test_breast_cancer_mlp_meets_targets_and_is_deterministic(tmp_path: Path) ->
     assert saved[0]["train_time_s"] > 0 and saved[0]["samples_per_second"] > 0
 
     run_dir = tmp_path / "a"
-    for name in ("report.html", "config.yaml", "model/model.safetensors", "model/README.md"):
+    files = ("report.html", "config.yaml", "model/current", "model/v1/model.safetensors")
+    for name in (*files, "model/v1/README.md"):
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "checkpoints").exists()
     report = (run_dir / "report.html").read_text()
@@ -83,7 +84,7 @@ def test_every_model_type_trains_packages_and_reloads(
     assert reloaded.predict(data) == run.model.predict(data)
     assert reloaded.evaluate(data)["n_samples"] > 0
     suffix = "model.safetensors" if model_type == "linear" else "estimator.skops"
-    assert (run.model_dir / suffix).is_file()
+    assert (run.package_dir / suffix).is_file()
     assert not list(run.model_dir.glob("*.pkl"))
 
 
@@ -156,5 +157,5 @@ def test_missing_values_are_imputed_and_categories_one_hot(tmp_path: Path) -> No
         progress=False,
     )
     assert run.metrics["test"]["accuracy"] >= 0.8
-    state = json.loads((run.model_dir / "preprocessor.json").read_text())
+    state = json.loads((run.package_dir / "preprocessor.json").read_text())
     assert state["categorical"][0]["categories"] == ["blue", "green", "red"]

@@ -145,15 +145,77 @@ def export(
             fix="Use --format onnx",
         )
     from trainforge.export import export_onnx
+    from trainforge.versions import resolve
 
     report = export_onnx(model_dir, quantize=quantize, samples=samples)
+    package = resolve(model_dir)
     for precision, result in report["models"].items():
         agreement = result["label_agreement"]
         agrees = "" if agreement is None else f", label agreement {agreement:.1%}"
         typer.echo(
-            f"{precision}: {model_dir / 'onnx' / result['file']} (max |logit diff| "
+            f"{precision}: {package / 'onnx' / result['file']} (max |logit diff| "
             f"{result['max_abs_diff']:.2g}{agrees} on {result['rows']} rows)"
         )
+
+
+@app.command()
+def versions(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder (RUN_DIR/model).")],
+) -> None:
+    """List the versions of a model folder with their metrics; * marks the current one."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from trainforge.versions import list_versions
+
+    found = list_versions(model_dir)
+    table = Table(title=f"Versions of {model_dir}")
+    for column in ("", "version", "trained on", "rows", "validation", "test"):
+        table.add_column(column)
+    for version in found:
+        metrics = version.metrics
+        table.add_row(
+            "*" if version.current else "",
+            version.name,
+            str(_manifest_value(version.path, "train_source")),
+            str(_manifest_value(version.path, "train_rows")),
+            _headline(metrics.get("validation")),
+            _headline(metrics.get("test")),
+        )
+    Console().print(table)
+
+
+@app.command()
+def rollback(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder (RUN_DIR/model).")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Version to make current (default: the previous current)."),
+    ] = None,
+) -> None:
+    """Make an earlier version current again; `serve` follows within a second."""
+    from trainforge.versions import rollback as roll_back
+
+    name = roll_back(model_dir, to)
+    typer.echo(f"Current: {name} ({model_dir / name})")
+
+
+def _manifest_value(package: Path, key: str) -> Any:
+    from trainforge.package import read_manifest
+
+    return read_manifest(package).get(key, "")
+
+
+def _headline(split: Any) -> str:
+    """The main score of a split's metrics: F1 for NER, accuracy/F1 for classification, RMSE."""
+    if not isinstance(split, dict):
+        return ""
+    shown = [
+        f"{key} {split[key]:.4f}"
+        for key in ("accuracy", "f1_macro", "f1", "rmse", "r2")
+        if isinstance(split.get(key), (int, float))
+    ]
+    return ", ".join(shown[:2])
 
 
 @app.command()

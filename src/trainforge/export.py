@@ -78,7 +78,8 @@ def export_onnx(
     """Write `package/onnx/` and return the parity report saved there as parity.json.
 
     Args:
-        package: the model package folder (RUN_DIR/model).
+        package: the model folder (RUN_DIR/model: its current version) or one version's
+            package folder.
         quantize: None (fp32 only) or "int8" (also write model.int8.onnx).
         samples: rows for the parity check (anything `Model.predict` takes); default the
             first rows of the config's test, validation or training data, or built-in
@@ -88,7 +89,9 @@ def export_onnx(
         >>> export_onnx("runs/sst2/model", quantize="int8")["models"]["int8"]["label_agreement"]
         0.995
     """
-    package = Path(package)
+    from trainforge.versions import resolve
+
+    package = resolve(package)
     read_manifest(package)
     check_exportable(package)
     if quantize not in (None, "int8"):

@@ -22,6 +22,7 @@ from trainforge.package import model_card, write_json, write_package
 from trainforge.predict import Model
 from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tracking import start as tracking_start
+from trainforge.versions import promote
 
 TIMING_KEYS = ("train_time_s", "samples_per_second", "peak_rss_mb")
 HISTORY_FILE = "history.json"
@@ -37,7 +38,15 @@ class Run:
 
     @property
     def model_dir(self) -> Path:
+        """The model folder: versions (v1/, ...) and the `current` pointer."""
         return self.run_dir / "model"
+
+    @property
+    def package_dir(self) -> Path:
+        """The package of the current version."""
+        from trainforge.versions import resolve
+
+        return resolve(self.model_dir)
 
     @property
     def report_path(self) -> Path:
@@ -267,7 +276,11 @@ def _finish(
             model_card(manifest, metrics, config_yaml), encoding="utf-8"
         )
 
-    write_package(run_dir / "model", manifest, write_files)
+    # The model folder holds versions; training makes v1, updates add more.
+    model_dir = run_dir / "model"
+    model_dir.mkdir(exist_ok=True)
+    write_package(model_dir / "v1", manifest, write_files)
+    promote(model_dir, "v1", reason="trained")
     summary = {
         "task": cfg.task,
         "model": cfg.model.type

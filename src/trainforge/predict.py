@@ -219,7 +219,8 @@ def load(path: str | Path, *, onnx: bool | str = False) -> Model:
     """Load a model package written by `trainforge train`.
 
     Args:
-        path: the package folder (RUN_DIR/model).
+        path: the model folder (RUN_DIR/model: its current version is loaded) or one
+            version's package folder (RUN_DIR/model/v2).
         onnx: run the network with ONNX Runtime from the package's `onnx/` folder (written by
             `trainforge export`) instead of PyTorch: True picks the int8 model when one was
             exported, else fp32; "fp32" or "int8" picks one. Default False (PyTorch).
@@ -228,7 +229,9 @@ def load(path: str | Path, *, onnx: bool | str = False) -> Model:
         >>> model = trainforge.load("runs/iris/model")
         >>> fast = trainforge.load("runs/sst2/model", onnx=True)
     """
-    path = Path(path)
+    from trainforge.versions import resolve
+
+    path = resolve(path)
     manifest = read_manifest(path)
     config = load_config(path / "config.yaml")
     target = target_from_state(manifest["target"])

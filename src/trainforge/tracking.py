@@ -136,7 +136,9 @@ class MlflowRun:
                 self.client.log_artifact(self.run_id, str(run_dir / name))
         if (run_dir / "plots").is_dir():
             self.client.log_artifacts(self.run_id, str(run_dir / "plots"), "plots")
-        self.client.log_artifacts(self.run_id, str(run_dir / "model"), "model")
+        from trainforge.versions import resolve
+
+        self.client.log_artifacts(self.run_id, str(resolve(run_dir / "model")), "model")
         record: dict[str, Any] = {"tracking_uri": self.tracking_uri, "run_id": self.run_id}
         if self.settings.registered_model:
             record |= self._register(self.settings.registered_model)

@@ -42,7 +42,7 @@ def mlp_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 def package(mlp_run: Run, tmp_path: Path) -> Path:
     """A fresh copy of the package, so each test starts without an onnx/ folder."""
     copy = tmp_path / "model"
-    shutil.copytree(mlp_run.model_dir, copy)
+    shutil.copytree(mlp_run.package_dir, copy)
     return copy
 
 
@@ -132,7 +132,7 @@ def test_onnx_without_export_and_classical_models_are_clear_errors(
     )
     result = run_cli(tmp_path, ["export", str(classical.model_dir), "--format", "onnx"])
     check_user_error(result, "not supported for scikit-learn models", "estimator.skops")
-    assert not (classical.model_dir / "onnx").exists()
+    assert not (classical.package_dir / "onnx").exists()
     with pytest.raises(PackageError, match="not supported for scikit-learn"):
         trainforge.load(classical.model_dir, onnx=True)
 

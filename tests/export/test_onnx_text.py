@@ -72,7 +72,7 @@ def _check_fp32(package: Path, rows: object) -> list[dict]:
 
 
 def test_cls_package_exports_with_dynamic_batch_and_sequence(cls_run: Run) -> None:
-    package = cls_run.model_dir
+    package = cls_run.package_dir
     report = export_onnx(package, quantize="int8")
     # The config's test file was read: batch 1 first, then batches of up to 16 of many lengths.
     assert report["models"]["fp32"]["rows"] == 1 + 64 and report["batches"] == 1 + 4
@@ -87,7 +87,7 @@ def test_cls_package_exports_with_dynamic_batch_and_sequence(cls_run: Run) -> No
 
 
 def test_mean_pooling_with_adapters_exports_the_wrapper(adapter_run: Run) -> None:
-    package = adapter_run.model_dir
+    package = adapter_run.package_dir
     assert (package / "adapters.safetensors").is_file() and (package / "head.safetensors").is_file()
     export_onnx(package)
     _check_fp32(package, TEXTS)
@@ -114,4 +114,4 @@ def test_token_classification_exports_per_token_logits(
         "Angela Merkel met Emmanuel Macron in Paris on Monday.",
         "EU rejects German call to boycott British lamb",
     ]
-    _check_fp32(run.model_dir, sentences)
+    _check_fp32(run.package_dir, sentences)

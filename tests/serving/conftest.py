@@ -101,7 +101,7 @@ def iris_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "train": {"epochs": 2, "batch_size": 32, "seed": 1},
     }
     run = trainforge.train(config, output=tmp_path_factory.mktemp("iris") / "run", progress=False)
-    return Path(run.model_dir)
+    return Path(run.package_dir)
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +124,7 @@ def text_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         },
     }
     run = trainforge.train(config, output=tmp_path_factory.mktemp("text") / "run", progress=False)
-    return Path(run.model_dir)
+    return Path(run.package_dir)
 
 
 @pytest.fixture(scope="session")

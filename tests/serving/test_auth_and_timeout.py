@@ -68,7 +68,7 @@ def test_a_prediction_past_the_timeout_gets_504(
 def test_serve_refuses_what_it_cannot_serve(tmp_path: Path, iris_package: Path) -> None:
     """Checked before the server starts: one message, exit 2."""
     result = run_cli(tmp_path, ["serve", str(tmp_path)], timeout=60)
-    check_user_error(result, "neither a model package", "no `current`")
+    check_user_error(result, "not a trainforge model (no trainforge.json", "no `current`")
     (tmp_path / "current").write_text("v9\n")
     result = run_cli(tmp_path, ["serve", str(tmp_path)], timeout=60)
     check_user_error(result, "`current` points at 'v9'", "not a model package")

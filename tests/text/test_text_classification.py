@@ -206,7 +206,7 @@ def test_full_finetune_writes_metrics_report_and_package(full_run: Run) -> None:
     assert saved["epochs_run"] <= 1  # stopped by max_steps
     assert full_run.report_path.is_file()
     assert "test" in full_run.report_path.read_text(encoding="utf-8")
-    manifest = json.loads((full_run.model_dir / "trainforge.json").read_text())
+    manifest = json.loads((full_run.package_dir / "trainforge.json").read_text())
     assert manifest["train_rows"] == 160
     assert manifest["labels"] == ["negative", "positive"]
     assert manifest["trainable_parameters"] == manifest["total_parameters"]
@@ -224,7 +224,7 @@ def test_full_finetune_reload_predicts_like_the_trained_model(full_run: Run) -> 
 
 def test_full_finetune_hf_folder_loads_with_plain_transformers(full_run: Run) -> None:
     predictions = trainforge.load(full_run.model_dir).predict(TEXTS)
-    model, proba = _hf_probabilities(full_run.model_dir / "hf", TEXTS)
+    model, proba = _hf_probabilities(full_run.package_dir / "hf", TEXTS)
     assert model.config.id2label == {0: "negative", 1: "positive"}
     np.testing.assert_allclose(proba, _as_matrix(predictions, ["negative", "positive"]), atol=1e-4)
 
@@ -235,12 +235,12 @@ def test_full_finetune_hf_folder_loads_with_plain_transformers(full_run: Run) ->
 def test_lora_package_is_merged_and_needs_no_peft(lora_run: Run) -> None:
     from safetensors import safe_open
 
-    manifest = json.loads((lora_run.model_dir / "trainforge.json").read_text())
+    manifest = json.loads((lora_run.package_dir / "trainforge.json").read_text())
     assert manifest["finetune"] == "lora"
     assert 0 < manifest["trainable_parameters"] < 0.05 * manifest["total_parameters"]
-    hf = lora_run.model_dir / "hf"
+    hf = lora_run.package_dir / "hf"
     assert not (hf / "adapter_config.json").exists()
-    assert not (lora_run.model_dir / "adapter").exists()
+    assert not (lora_run.package_dir / "adapter").exists()
     with safe_open(str(hf / "model.safetensors"), "pt") as weights:
         keys = list(weights.keys())
     assert not any(p in k for k in keys for p in ("lora_", "base_layer", "modules_to_save"))
@@ -259,7 +259,7 @@ def test_lora_adapter_only_package_reloads_to_the_same_predictions(
     model = {"finetune": "lora", "peft": {"r": 4, "adapter_only": True}}
     run = _train(_config(data, model, lr=1e-3), tmp_path / "run")
 
-    package = run.model_dir
+    package = run.package_dir
     assert (package / "adapter" / "adapter_config.json").is_file()
     assert not (package / "hf").exists()
     size = sum(f.stat().st_size for f in (package / "adapter").iterdir())
@@ -270,10 +270,10 @@ def test_lora_adapter_only_package_reloads_to_the_same_predictions(
 def test_adapter_package_reloads_to_the_same_predictions(sst2: Path, tmp_path: Path) -> None:
     data = _sst2_data(sst2, train_rows=16)  # 2 steps
     run = _train(_config(data, {"finetune": "adapter"}, lr=1e-2), tmp_path / "run")
-    assert (run.model_dir / "adapters.safetensors").is_file()
+    assert (run.package_dir / "adapters.safetensors").is_file()
     # Not a standalone transformers folder without the adapters, so not named hf/.
-    assert (run.model_dir / "backbone").is_dir() and not (run.model_dir / "hf").exists()
-    manifest = json.loads((run.model_dir / "trainforge.json").read_text())
+    assert (run.package_dir / "backbone").is_dir() and not (run.package_dir / "hf").exists()
+    manifest = json.loads((run.package_dir / "trainforge.json").read_text())
     assert manifest["trainable_parameters"] < 0.05 * manifest["total_parameters"]
     _assert_same_predictions(
         trainforge.load(run.model_dir).predict(TEXTS), run.model.predict(TEXTS)
@@ -291,9 +291,9 @@ def test_frozen_backbone_trains_the_head_and_reports_its_time(sst2: Path, tmp_pa
     assert run.metrics["embedding_time_s"] > 0
     assert run.metrics["samples_per_second"] > 0
     assert 0.0 <= run.metrics["test"]["accuracy"] <= 1.0
-    manifest = json.loads((run.model_dir / "trainforge.json").read_text())
+    manifest = json.loads((run.package_dir / "trainforge.json").read_text())
     assert manifest["trainable_parameters"] == 384 * 2 + 2  # the linear head over MiniLM
-    assert (run.model_dir / "head.safetensors").is_file()
+    assert (run.package_dir / "head.safetensors").is_file()
     _assert_same_predictions(
         trainforge.load(run.model_dir).predict(TEXTS), run.model.predict(TEXTS)
     )
@@ -333,7 +333,7 @@ def test_multi_label_from_jsonl_lists(tmp_path: Path) -> None:
     }
     run = _train(_config(data, {"finetune": "full"}, lr=1e-4), tmp_path / "run")
     _check_multi_label(run)
-    hf_config = json.loads((run.model_dir / "hf" / "config.json").read_text())
+    hf_config = json.loads((run.package_dir / "hf" / "config.json").read_text())
     assert hf_config["problem_type"] == "multi_label_classification"
 
 
@@ -374,7 +374,7 @@ def test_text_pairs_train_and_predict(pair_run: Run) -> None:
     assert predictions[0]["probabilities"] != predictions[1]["probabilities"]
     # And is encoded as a pair, exactly as transformers does it.
     _, proba = _hf_probabilities(
-        pair_run.model_dir / "hf", [r["premise"] for r in rows], [r["hypothesis"] for r in rows]
+        pair_run.package_dir / "hf", [r["premise"] for r in rows], [r["hypothesis"] for r in rows]
     )
     labels = ["contradiction", "entailment"]
     np.testing.assert_allclose(proba, _as_matrix(predictions, labels), atol=1e-4)

@@ -100,7 +100,7 @@ def test_reloaded_package_predicts_as_the_trained_model(full_run: Run, conll: Pa
 def test_package_is_a_plain_transformers_token_classifier(full_run: Run) -> None:
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    hf = full_run.model_dir / "hf"
+    hf = full_run.package_dir / "hf"
     model = AutoModelForTokenClassification.from_pretrained(hf).eval()
     tokenizer = AutoTokenizer.from_pretrained(hf)
     words = ["Germany", "'s", "representative", "to", "the", "European", "Union", "said", "."]
@@ -166,7 +166,7 @@ def test_lora_tagger_reloads_with_the_same_predictions(conll: Path, tmp_path: Pa
     config["model"] = {"finetune": "lora", "peft": {"r": 4}}
     run = trainforge.train(config, output=tmp_path / "lora", progress=False)
     assert run.metrics["test"]["support"] > 0
-    manifest = json.loads((run.model_dir / "trainforge.json").read_text(encoding="utf-8"))
+    manifest = json.loads((run.package_dir / "trainforge.json").read_text(encoding="utf-8"))
     assert manifest["trainable_parameters"] < 0.05 * manifest["total_parameters"]
     sentences = read_sentences(str(conll / "valid.txt")).head(20)
     before = run.model.predict(sentences)
@@ -181,7 +181,7 @@ def test_frozen_tagger_trains_only_the_head(conll: Path, tmp_path: Path) -> None
     config["model"] = {"finetune": "frozen"}
     run = trainforge.train(config, output=tmp_path / "frozen", progress=False)
     assert run.metrics["embedding_time_s"] > 0
-    manifest = json.loads((run.model_dir / "trainforge.json").read_text(encoding="utf-8"))
+    manifest = json.loads((run.package_dir / "trainforge.json").read_text(encoding="utf-8"))
     assert manifest["trainable_parameters"] == 384 * 9 + 9  # the linear head over 9 tags
     assert run.metrics["test"]["accuracy"] > 0.8  # most words are O; the head learns that
 

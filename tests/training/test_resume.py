@@ -83,8 +83,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(slow_config: Path, tmp_pa
     )
     assert plain.returncode == 0, plain.stderr
     assert _metrics(killed) == _metrics(straight)
-    assert (killed / "model" / "model.safetensors").read_bytes() == (
-        straight / "model" / "model.safetensors"
+    assert (killed / "model" / "v1" / "model.safetensors").read_bytes() == (
+        straight / "model" / "v1" / "model.safetensors"
     ).read_bytes()
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from trainforge.errors import PackageError
 from trainforge.package import MANIFEST
+from trainforge.versions import POINTER, resolve
 
-POINTER = "current"
+__all__ = ["POINTER", "LoadedModel", "load_package", "resolve", "version_id"]
+
 InputKind = Literal["text", "token", "tabular"]
 
 
@@ -46,45 +46,6 @@ class LoadedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     kind: InputKind = "tabular"
     input_schema: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve(model_dir: Path) -> Path:
-    """The package folder MODEL_DIR stands for: itself, or the version `current` points at."""
-    if (model_dir / MANIFEST).is_file():
-        return model_dir
-    pointer = model_dir / POINTER
-    if pointer.is_symlink():
-        target = Path(os.readlink(pointer))
-    elif pointer.is_file():
-        name = pointer.read_text(encoding="utf-8").strip()
-        if not name:
-            raise PackageError(
-                "the `current` pointer is empty",
-                where=str(pointer),
-                fix="Write the name of a version folder into it, e.g. `echo v2 > current`",
-            )
-        target = Path(name)
-    elif model_dir.is_dir():
-        raise PackageError(
-            f"neither a model package (no {MANIFEST}) nor a folder of versions (no `current`)",
-            where=str(model_dir),
-            fix="Pass the model/ folder of a finished run, or a folder holding v1/, v2/, ... "
-            "and a `current` symlink or text file naming one of them",
-        )
-    else:
-        raise PackageError(
-            "model folder not found",
-            where=str(model_dir),
-            fix="Pass the model/ folder of a finished run (trainforge train writes RUN_DIR/model)",
-        )
-    package = target if target.is_absolute() else model_dir / target
-    if not (package / MANIFEST).is_file():
-        raise PackageError(
-            f"`current` points at {str(target)!r}, which is not a model package (no {MANIFEST})",
-            where=str(pointer),
-            fix="Point `current` at a version folder written by `trainforge train`",
-        )
-    return package
 
 
 def version_id(package: Path, root: Path, model_dir: Path) -> str:

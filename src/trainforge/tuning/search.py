@@ -128,11 +128,16 @@ def _keep_best_model(
     folder: Path, best: optuna.trial.FrozenTrial, completed: list[optuna.trial.FrozenTrial]
 ) -> Path | None:
     """Copy the best trial's package to best_model/ and delete the other trials' packages."""
+    from trainforge.errors import PackageError
     from trainforge.package import swap_into_place
+    from trainforge.versions import resolve
 
-    source = folder / best.user_attrs.get("run_dir", "") / "model"
     target = folder / BEST_MODEL
-    if source.is_dir():
+    try:
+        source: Path | None = resolve(folder / best.user_attrs.get("run_dir", "") / "model")
+    except PackageError:  # removed by hand, or written by another machine
+        source = None
+    if source is not None:
         tmp = folder / f".{BEST_MODEL}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(source, tmp)
