@@ -338,11 +338,12 @@ def _curves(runs: Sequence[RunRecord], path: Path) -> list[str]:
     from matplotlib.ticker import MaxNLocator
 
     # The report's plotting helpers, so that both pages draw curves the same way.
-    from trainforge.evaluation.plots import _new_figure, _save, _series
-    from trainforge.evaluation.plots import _text as _safe
+    from trainforge.evaluation.plots import history_series, new_figure, plain_text, save_figure
 
     keys = list(dict.fromkeys(k for run in runs for row in run.history or [] for k in row))
-    keys = [k for k in keys if k != "epoch" and any(_series(r.history or [], k)[0] for r in runs)]
+    keys = [
+        k for k in keys if k != "epoch" and any(history_series(r.history or [], k)[0] for r in runs)
+    ]
 
     def order(key: str) -> tuple[bool, ...]:
         """train_loss, val_loss, the other val_ metrics, then the rest (lr)."""
@@ -353,21 +354,21 @@ def _curves(runs: Sequence[RunRecord], path: Path) -> list[str]:
     if keys:
         columns = min(3, len(keys))
         rows = math.ceil(len(keys) / columns)
-        fig = _new_figure(5.0 * columns, 3.8 * rows)
+        fig = new_figure(5.0 * columns, 3.8 * rows)
         for position, key in enumerate(keys, start=1):
             ax = fig.add_subplot(rows, columns, position)
             for index, run in enumerate(runs):
-                xs, ys = _series(run.history or [], key)
+                xs, ys = history_series(run.history or [], key)
                 if xs:
                     # One colour per run in every subplot; markers show one-epoch runs.
                     marker = "o" if len(xs) <= 30 else None
-                    label = _safe(run.name)
+                    label = plain_text(run.name)
                     ax.plot(xs, ys, color=f"C{index}", marker=marker, markersize=3, label=label)
-            ax.set(title=_safe(key), xlabel="epoch")
+            ax.set(title=plain_text(key), xlabel="epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize="small")
-        parts.append(image(_save(fig, path), "Learning curves, one line per run"))
+        parts.append(image(save_figure(fig, path), "Learning curves, one line per run"))
     else:
         path.unlink(missing_ok=True)  # a stale plot from an earlier comparison
     for run in runs:

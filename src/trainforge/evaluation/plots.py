@@ -24,14 +24,14 @@ _MAX_ANNOTATED_CLASSES = 20
 _MAX_ROC_CURVES = 10
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """Create a detached Agg-backed figure with tight layout."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=_DPI, layout="tight")
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG at ``path``, creating parent directories."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,7 +39,7 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _text(value: object) -> str:
+def plain_text(value: object) -> str:
     """Make a data string safe for matplotlib, where ``$`` would start mathtext."""
     return str(value).replace("$", r"\$")
 
@@ -53,7 +53,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
+def history_series(history: list[dict[str, float]], key: str) -> tuple[list[float], list[float]]:
     """Collect the (epoch, value) points of ``key`` from rows where it is a finite number."""
     xs: list[float] = []
     ys: list[float] = []
@@ -82,7 +82,7 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> Path | 
     loss_keys = [k for k in keys if k.endswith("loss")]
     metric_keys = [k for k in keys if k.startswith("val_") and k not in loss_keys]
     panels = [
-        (title, ylabel, [(k, *_series(history, k)) for k in group])
+        (title, ylabel, [(k, *history_series(history, k)) for k in group])
         for title, ylabel, group in (
             ("Loss", "loss", loss_keys),
             ("Validation metrics", "value", metric_keys),
@@ -94,7 +94,7 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> Path | 
     if not panels:
         return None
 
-    fig = _new_figure(6.0 * len(panels), 4.5)
+    fig = new_figure(6.0 * len(panels), 4.5)
     for position, (title, ylabel, series) in enumerate(panels, start=1):
         ax = fig.add_subplot(1, len(panels), position)
         for key, xs, ys in series:
@@ -105,7 +105,7 @@ def plot_learning_curves(history: list[dict[str, float]], path: Path) -> Path | 
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(
@@ -141,13 +141,13 @@ def plot_confusion_matrix(
     # neighbouring labels apart (≈ 8 pt for 77 classes).
     cell_points = side * 72 * 0.8 / k
     font = min(9.0, max(4.0, 0.45 * cell_points))
-    fig = _new_figure(side + 1.2, side)
+    fig = new_figure(side + 1.2, side)
     ax = fig.add_subplot(1, 1, 1)
     image = ax.imshow(normalised, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
     colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     colorbar.set_label("fraction of true class")
 
-    names = [_text(label) for label in labels]
+    names = [plain_text(label) for label in labels]
     ax.set_xticks(range(k), labels=names, fontsize=font, rotation=45 if k <= 10 else 90)
     if k <= 10:
         for tick in ax.get_xticklabels():
@@ -155,7 +155,7 @@ def plot_confusion_matrix(
     ax.set_yticks(range(k), labels=names, fontsize=font)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(_text(title))
+    ax.set_title(plain_text(title))
 
     if k <= _MAX_ANNOTATED_CLASSES:
         for i in range(k):
@@ -165,7 +165,7 @@ def plot_confusion_matrix(
                 ax.text(
                     j, i, str(counts[i, j]), ha="center", va="center", color=colour, fontsize=font
                 )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_roc(
@@ -201,12 +201,12 @@ def plot_roc(
     if np.unique(y).size < 2:
         return None
 
-    fig = _new_figure(6.0, 5.5)
+    fig = new_figure(6.0, 5.5)
     ax = fig.add_subplot(1, 1, 1)
-    heading = _text(title)
+    heading = plain_text(title)
     if k == 2:
         fpr, tpr, _ = roc_curve(y, p[:, 1], pos_label=1)
-        ax.plot(fpr, tpr, label=f"{_text(labels[1])} (AUC = {auc(fpr, tpr):.3f})")
+        ax.plot(fpr, tpr, label=f"{plain_text(labels[1])} (AUC = {auc(fpr, tpr):.3f})")
     else:
         # Classes absent from y_true have no positives, hence no curve.
         curves = []
@@ -216,9 +216,8 @@ def plot_roc(
                 curves.append((c, fpr, tpr))
         if k <= _MAX_ROC_CURVES:
             for c, fpr, tpr in curves:
-                ax.plot(
-                    fpr, tpr, linewidth=1.2, label=f"{_text(labels[c])} (AUC = {auc(fpr, tpr):.3f})"
-                )
+                label = f"{plain_text(labels[c])} (AUC = {auc(fpr, tpr):.3f})"
+                ax.plot(fpr, tpr, linewidth=1.2, label=label)
             heading += ": one-vs-rest"
         else:
             # Average the per-class TPRs on a shared FPR grid (the usual macro-average curve).
@@ -235,7 +234,7 @@ def plot_roc(
     ax.set_title(heading)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_regression(
@@ -262,7 +261,7 @@ def plot_regression(
         )
     residuals = y - pred
 
-    fig = _new_figure(11.0, 4.8)
+    fig = new_figure(11.0, 4.8)
     ax = fig.add_subplot(1, 2, 1)
     # Fainter, smaller points for big splits so dense regions still read as dense.
     alpha = 0.7 if y.size <= 1000 else 0.25
@@ -272,7 +271,7 @@ def plot_regression(
     ax.plot([low, high], [low, high], linestyle="--", color="grey", label="y = x")
     ax.set_xlabel("actual")
     ax.set_ylabel("predicted")
-    ax.set_title(f"{_text(title)}: predicted vs actual")
+    ax.set_title(f"{plain_text(title)}: predicted vs actual")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
 
@@ -282,6 +281,6 @@ def plot_regression(
     ax.axvline(0.0, color="grey", linestyle="--")
     ax.set_xlabel("residual (actual − predicted)")
     ax.set_ylabel("count")
-    ax.set_title(f"{_text(title)}: residuals")
+    ax.set_title(f"{plain_text(title)}: residuals")
     ax.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from trainforge.evaluation.plots import _new_figure, _save, _text
+from trainforge.evaluation.plots import new_figure, plain_text, save_figure
 
 # Where a trial without the parameter (a conditional one) crosses that axis.
 _ABSENT = -0.12
@@ -55,7 +55,7 @@ def plot_history(
     if not done and not pruned:
         return None
 
-    fig = _new_figure(8.0, 4.5)
+    fig = new_figure(8.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     if pruned:
         xs, ys = zip(*pruned, strict=True)
@@ -79,11 +79,11 @@ def plot_history(
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
-    ax.set_ylabel(_text(metric))
+    ax.set_ylabel(plain_text(metric))
     ax.set_title(f"Optimisation history ({'maximize' if maximize else 'minimize'})")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_intermediate_values(
@@ -102,7 +102,7 @@ def plot_intermediate_values(
         TrialState.COMPLETE: ("tab:blue", 0.7, "complete"),
         TrialState.PRUNED: ("grey", 0.45, "pruned"),
     }
-    fig = _new_figure(8.0, 4.5)
+    fig = new_figure(8.0, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     labelled: set[str] = set()
     for trial in curves:
@@ -129,26 +129,26 @@ def plot_intermediate_values(
         labelled.add(label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (step given to trial.report)")
-    ax.set_ylabel(_text(metric))
+    ax.set_ylabel(plain_text(metric))
     ax.set_title("Intermediate values: where pruning stopped trials")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_importances(importances: Mapping[str, float], path: Path) -> Path:
     """Horizontal bars of parameter importance, the most important at the top."""
     names = list(importances)[::-1]
     values = [importances[name] for name in names]
-    fig = _new_figure(7.0, max(2.5, 1.2 + 0.45 * len(names)))
+    fig = new_figure(7.0, max(2.5, 1.2 + 0.45 * len(names)))
     ax = fig.add_subplot(1, 1, 1)
-    bars = ax.barh([_text(name) for name in names], values, color="tab:blue")
+    bars = ax.barh([plain_text(name) for name in names], values, color="tab:blue")
     ax.bar_label(bars, labels=[f"{value:.3f}" for value in values], padding=3, fontsize="small")
     ax.set_xlim(0.0, max([*values, 1e-12]) * 1.18)
     ax.set_xlabel("importance (sums to 1)")
     ax.set_title("Parameter importances")
     ax.grid(True, axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 @dataclass(frozen=True)
@@ -247,7 +247,7 @@ def plot_parallel_coordinates(
     )
     axes.append(objective)
 
-    fig = _new_figure(max(7.0, 1.8 * len(axes) + 2.5), 5.5)
+    fig = new_figure(max(7.0, 1.8 * len(axes) + 2.5), 5.5)
     ax = fig.add_subplot(1, 1, 1)
     # Reversed for minimize, so the best trials have the same (bright) colour either way.
     cmap = colormaps["viridis" if maximize else "viridis_r"]
@@ -270,9 +270,11 @@ def plot_parallel_coordinates(
             ticks.append((_ABSENT, "absent"))
         for height, label in ticks:
             ax.plot([x - 0.04, x], [height, height], color="black", linewidth=0.8, zorder=3)
-            ax.text(x + 0.03, height, _text(label), fontsize=7, va="center", ha="left", zorder=5)
+            ax.text(
+                x + 0.03, height, plain_text(label), fontsize=7, va="center", ha="left", zorder=5
+            )
     ax.set_xticks(
-        xs, labels=[_text(axis.label) for axis in axes], rotation=20 if len(axes) > 6 else 0
+        xs, labels=[plain_text(axis.label) for axis in axes], rotation=20 if len(axes) > 6 else 0
     )
     ax.set_yticks([])
     ax.set_xlim(-0.3, len(axes) - 0.4)
@@ -280,8 +282,8 @@ def plot_parallel_coordinates(
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     colorbar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
-    colorbar.set_label(_text(metric))
+    colorbar.set_label(plain_text(metric))
     ax.set_title(f"Parallel coordinates of {len(trials)} completed trials")
     if best is not None:
         ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), fontsize="small", frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
