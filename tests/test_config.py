@@ -221,9 +221,8 @@ def test_unknown_top_level_key_lists_the_sections(tmp_path: Path) -> None:
         tmp_path, "task: tabular_classification\ndata: {train: a.csv}\nmodle: {}\n"
     )
     assert "line 3, field 'modle': unknown key 'modle'. Did you mean 'model'?" in message
-    assert (
-        "Allowed keys here: 'task', 'name', 'data', 'model', 'train', 'track', 'tune'." in message
-    )
+    sections = "'task', 'name', 'data', 'model', 'train', 'track', 'continual', 'tune'"
+    assert f"Allowed keys here: {sections}." in message
 
 
 def test_bad_literal_lists_allowed_values(tmp_path: Path) -> None:
@@ -343,7 +342,8 @@ def test_split_fractions_must_leave_training_rows() -> None:
 
 def test_json_schema_describes_every_section() -> None:
     schema = json_schema()
-    assert set(schema["properties"]) == {"task", "name", "data", "model", "train", "track", "tune"}
+    sections = {"task", "name", "data", "model", "train", "track", "continual", "tune"}
+    assert set(schema["properties"]) == sections
     assert set(schema["required"]) == {"task", "data"}
     assert {
         "DataConfig",

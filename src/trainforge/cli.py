@@ -219,6 +219,73 @@ def _headline(split: Any) -> str:
 
 
 @app.command()
+def update(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder (RUN_DIR/model) to update.")],
+    data: Annotated[
+        str, typer.Option("--data", help="New labelled data, with the training columns.")
+    ],
+    validation: Annotated[
+        str | None,
+        typer.Option("--validation", help="New validation data (default: split from --data)."),
+    ] = None,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy", help="replay (mix in kept training rows) or naive (new data only)."
+        ),
+    ] = "replay",
+    replay_size: Annotated[
+        int | None,
+        typer.Option("--replay-size", min=0, help="Rows the new version keeps for replay."),
+    ] = None,
+    gate: Annotated[
+        str | None,
+        typer.Option(
+            "--gate",
+            help="Conditions to become current, e.g. 'old_f1_drop<=0.02,new_f1>=0.80'.",
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key of the model's config (repeatable)."),
+    ] = None,
+) -> None:
+    """Train the next version on new data; it becomes current if it passes the gate."""
+    from trainforge.continual.update import update as run_update
+
+    overrides = [
+        *(set_ or []),
+        *([f"continual.replay_size={replay_size}"] if replay_size is not None else []),
+    ]
+    result = run_update(
+        model_dir,
+        data,
+        validation=validation,
+        strategy=strategy,  # type: ignore[arg-type]  # checked inside
+        gate=gate,
+        overrides=overrides,
+    )
+    scores = result.continual
+    for name in ("old", "new"):
+        if name in scores:
+            part = scores[name]
+            typer.echo(
+                f"{name} data: accuracy {part['accuracy_before']:.4f} -> {part['accuracy']:.4f}, "
+                f"macro F1 {part['f1_macro_before']:.4f} -> {part['f1_macro']:.4f} "
+                f"({part['rows']} held-out rows)"
+            )
+    if "forgetting" in scores:
+        typer.echo(f"forgetting: {scores['forgetting']:.4f}")
+    if result.promoted:
+        typer.echo(f"Version: {result.version} (current)")
+    else:
+        typer.echo(
+            f"Version: {result.version} (candidate: the gate failed: {'; '.join(result.gate)})"
+        )
+    typer.echo(f"Report:  {result.run_dir / 'report.html'}")
+
+
+@app.command()
 def tune(
     config: Annotated[Path, typer.Argument(help="Experiment config with a `tune:` section.")],
     trials: Annotated[

@@ -270,6 +270,19 @@ def _finish(
 
     def write_files(folder: Path) -> None:
         prepared.write_files(folder)
+        if prepared.select_rows is not None and cfg.is_classification:
+            from trainforge.continual.memory import write_memory
+
+            kept = write_memory(
+                folder,
+                prepared.select_rows,
+                prepared.labels,
+                replay_size=cfg.continual.replay_size,
+                replay_bytes=cfg.continual.replay_bytes,
+                heldout_size=cfg.continual.heldout_size,
+                seed=cfg.train.seed,
+            )
+            manifest["continual"] = kept
         (folder / "config.yaml").write_text(config_yaml, encoding="utf-8")
         write_json(folder / "metrics.json", metrics)
         (folder / "README.md").write_text(

@@ -172,12 +172,36 @@ class ModelConfig(_Section):
         default={},
         description="Keyword arguments for scikit-learn estimators (model.type classical).",
     )
+    init_from: str | None = Field(
+        default=None,
+        description="Start from the weights, labels and preprocessing of this model package "
+        "(a model folder's current version); new labels get new head rows. Set by "
+        "`trainforge update`.",
+    )
 
     @model_validator(mode="after")
     def _positive_sizes(self) -> ModelConfig:
         if any(size < 1 for size in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must all be >= 1, got {self.hidden_sizes}")
         return self
+
+
+class ContinualConfig(_Section):
+    """What a package keeps so that it can later be updated without forgetting."""
+
+    replay_size: int = Field(
+        default=1000,
+        ge=0,
+        description="Training rows kept in the package (class-balanced) to replay in updates.",
+    )
+    replay_bytes: int = Field(
+        default=5_000_000, ge=0, description="Upper bound on the size of the kept rows."
+    )
+    heldout_size: int = Field(
+        default=1000,
+        ge=0,
+        description="Held-out rows kept in the package, to measure forgetting after an update.",
+    )
 
 
 class EarlyStoppingConfig(_Section):
@@ -276,6 +300,7 @@ class ExperimentConfig(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     track: TrackConfig = TrackConfig()
+    continual: ContinualConfig = ContinualConfig()
     tune: TuneConfig | None = Field(
         default=None, description="Hyper-parameter search space and settings (trainforge tune)."
     )

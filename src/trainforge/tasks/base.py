@@ -50,6 +50,9 @@ class Prepared:
         evaluate: (y_true, output) of a split with the trained model.
         manifest: task-specific entries of the package manifest.
         write_files: writes the package's weights and input files into a folder.
+        select_rows: (split, row indices) -> those rows with only the columns the config uses
+            (label values as in the data); None where the task keeps no memory for updates.
+        labels: encoded labels per split (for class-balanced samples).
     """
 
     model: Any
@@ -58,3 +61,5 @@ class Prepared:
     evaluate: Callable[[str], tuple[np.ndarray, np.ndarray]]
     manifest: dict[str, Any]
     write_files: Callable[[Path], None]
+    select_rows: Callable[[str, np.ndarray], Any] | None = None
+    labels: dict[str, np.ndarray] = field(default_factory=dict)

@@ -38,13 +38,21 @@ class ClassificationTarget:
 
     # --- learned state ----------------------------------------------------------------------
 
-    def fit(self, frame: pd.DataFrame) -> ClassificationTarget:
-        """Learn the label set (sorted) and class weights from training rows; returns self."""
-        return self.fit_values(frame[self.column], str(frame.attrs.get("source", "data")))
+    def fit(self, frame: pd.DataFrame, known: Sequence[str] = ()) -> ClassificationTarget:
+        """Learn the label set (sorted) and class weights from training rows; returns self.
 
-    def fit_values(self, values: Iterable[Any], source: str) -> ClassificationTarget:
+        `known` labels (those of a model being updated) stay in the set without rows.
+        """
+        source = str(frame.attrs.get("source", "data"))
+        return self.fit_values(frame[self.column], source, known)
+
+    def fit_values(
+        self, values: Iterable[Any], source: str, known: Sequence[str] = ()
+    ) -> ClassificationTarget:
         """As `fit`, from the label values themselves (text data sets stream them)."""
         counts = pd.Series([str(v) for v in values]).value_counts()
+        if known:
+            counts = counts.reindex(counts.index.union(pd.Index(list(known))), fill_value=0)
         if len(counts) < 2:
             raise DataError(
                 f"the label column {self.column!r} holds one class only "

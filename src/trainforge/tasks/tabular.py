@@ -22,14 +22,28 @@ from trainforge.tasks.regression import RegressionTarget
 
 def prepare(cfg: ExperimentConfig) -> Prepared:
     """Read, check and encode the data; build the (untrained) model."""
+    from trainforge.continual.start import copy_weights, load_start
     from trainforge.pipeline import seed_all
 
+    old = load_start(cfg)  # model.init_from: an update starts from this package
     splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.train.seed)
     # Tabular targets are fitted on the frame; multi-label targets (data.multi_label) are text-only.
-    target = cast(ClassificationTarget | RegressionTarget, make_target(cfg)).fit(splits.train)
-    prep = TabularPreprocessor(
-        cfg.data.feature_columns, cfg.data.label_column, cfg.data.missing, cfg.data.unknown_category
-    ).fit(splits.train)
+    target = make_target(cfg)
+    if old is not None:
+        target = cast(ClassificationTarget, target).fit(splits.train, known=old.target.labels_)
+    else:
+        target = cast(ClassificationTarget | RegressionTarget, target).fit(splits.train)
+    # An update keeps the package's preprocessing: its inputs must mean what they meant.
+    prep = (
+        old.inputs
+        if old is not None
+        else TabularPreprocessor(
+            cfg.data.feature_columns,
+            cfg.data.label_column,
+            cfg.data.missing,
+            cfg.data.unknown_category,
+        ).fit(splits.train)
+    )
     arrays = {
         split: (prep.transform(frame), target.encode(frame)) for split, frame in splits.items()
     }
@@ -37,6 +51,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     seed_all(cfg.train.seed)  # before any weight is initialised
     n_features = arrays["train"][0].shape[1]
     model = _build_model(cfg, prep, target, n_features)
+    if old is not None:
+        copy_weights(model.network, old, cast(ClassificationTarget, target).labels_)
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
         return _fit(model, cfg, arrays, run_dir, options)
@@ -54,6 +70,10 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
         evaluate=evaluate,
         manifest=manifest,
         write_files=lambda folder: _write_files(model, folder),
+        select_rows=lambda split, index: frames[split].iloc[index][
+            [*prep.columns_, cfg.data.label_column]
+        ],
+        labels={split: pair[1] for split, pair in arrays.items()},
     )
 
 

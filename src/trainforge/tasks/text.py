@@ -39,7 +39,14 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     target = make_target(cfg)
     assert isinstance(target, (ClassificationTarget, MultiLabelTarget)), "text tasks classify"
     train_labels = column_values(sources["train"].dataset, data.label_column)
-    target.fit_values(train_labels, sources["train"].source)
+    from trainforge.continual.start import copy_weights, load_start
+
+    old = load_start(cfg)  # model.init_from: an update starts from this package
+    known = old.target.labels_ if old is not None else ()
+    if isinstance(target, ClassificationTarget):
+        target.fit_values(train_labels, sources["train"].source, known)
+    else:
+        target.fit_values(train_labels, sources["train"].source)
     labels = {
         split: target.encode_values(
             train_labels if split == "train" else column_values(s.dataset, data.label_column),
@@ -60,6 +67,9 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
 
     seed_all(cfg.train.seed)
     net = _build_network(cfg, backbone, target)
+    if old is not None:
+        copy_weights(net, old, target.labels_)
+        del old
     from trainforge.models import finetune
 
     batches = -(-len(encoded["train"]) // cfg.train.batch_size)
@@ -93,7 +103,16 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
             "total_parameters": total,
         },
         write_files=lambda folder: save_text_model(folder, _final(model, cfg), inputs, spec),
+        select_rows=lambda split, index: _select(datasets[split], index, cfg),
+        labels=labels,
     )
+
+
+def _select(dataset: Any, index: np.ndarray, cfg: ExperimentConfig) -> Any:
+    """Rows `index` of a split: the text column(s) and the label column, as a DataFrame."""
+    data = cfg.data
+    columns = [data.text_column, data.text_pair_column, data.label_column]
+    return dataset.select(index).select_columns([c for c in columns if c]).to_pandas()
 
 
 def _split_missing(

@@ -1,0 +1,308 @@
+"""`trainforge update`: train the next version of a model on new data, measure what it forgot,
+and make it current only if it passes the gate.
+
+An update is a training run like any other (`pipeline.train`): the package's own config, with
+the new data, starting from the package (`model.init_from`). `replay` mixes the package's kept
+training rows into the new data; `naive` trains on the new data alone.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from trainforge.continual.memory import HELDOUT, MEMORY, REPLAY, balanced_indices, read_memory
+from trainforge.errors import ConfigError, PackageError
+from trainforge.package import write_json
+from trainforge.versions import is_versioned, next_name, promote, resolve
+
+Strategy = Literal["naive", "replay"]
+STRATEGIES = ("naive", "replay")
+_GATE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+GATE_METRICS = (
+    "old_accuracy",
+    "old_f1",
+    "new_accuracy",
+    "new_f1",
+    "old_accuracy_drop",
+    "old_f1_drop",
+    "forgetting",
+)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A finished update: the version it made and whether it became current."""
+
+    version: str
+    package: Path
+    promoted: bool
+    gate: list[str]
+    continual: dict[str, Any]
+    run_dir: Path
+
+
+def parse_gate(text: str | None) -> list[tuple[str, str, float]]:
+    """`"old_f1_drop<=0.02,new_f1>=0.80"` -> [(metric, op, value), ...]; errors name the part."""
+    if not text:
+        return []
+    rules = []
+    for part in text.split(","):
+        match = _GATE.match(part)
+        if match is None or match.group(1) not in GATE_METRICS:
+            raise ConfigError(
+                f"cannot read the gate condition {part.strip()!r}",
+                where="--gate",
+                fix=f"Write conditions like old_f1_drop<=0.02,new_f1>=0.80 over "
+                f"{', '.join(GATE_METRICS)}",
+            )
+        rules.append((match.group(1), match.group(2), float(match.group(3))))
+    return rules
+
+
+def update(
+    model_dir: str | Path,
+    data: str | Path,
+    *,
+    validation: str | Path | None = None,
+    strategy: Strategy = "replay",
+    gate: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    progress: bool = True,
+) -> UpdateResult:
+    """Train the next version of the model in `model_dir` on `data`.
+
+    Args:
+        model_dir: a model folder of versions (RUN_DIR/model); the current version is updated.
+        data: the new labelled data, with the columns the model was trained on.
+        validation: new validation data; default a split of `data`.
+        strategy: "replay" (mix in the package's kept training rows) or "naive".
+        gate: conditions the update must meet to become current, e.g. "old_f1_drop<=0.02".
+        overrides: "dotted.key=value" changes to the package's config (e.g. train.epochs=2).
+        progress: show a progress bar.
+
+    Example:
+        >>> result = update("runs/intents/model", "new_intents.csv", gate="old_f1_drop<=0.02")
+        >>> result.version, result.promoted
+    """
+    from trainforge.pipeline import train
+    from trainforge.predict import load
+
+    model_dir = Path(model_dir)
+    if not is_versioned(model_dir):
+        resolve(model_dir)  # not found / not a model: its own message
+        raise PackageError(
+            "an update adds a version to a model folder, and this is a single package",
+            where=str(model_dir),
+            fix="Pass the model/ folder of a run (it holds v1/ and `current`)",
+        )
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            f"unknown strategy {strategy!r}",
+            where="--strategy",
+            fix=f"Use one of {', '.join(STRATEGIES)}",
+        )
+    rules = parse_gate(gate)
+    package = resolve(model_dir)
+    old = load(package)
+    version = next_name(model_dir)
+    work = model_dir / f".update-{version}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        new = _new_splits(old, data, validation, work)
+        raw = _update_config(package, new, strategy, work)
+        from trainforge.config import load_config
+
+        cfg = load_config(raw, overrides)
+        run = train(cfg, output=work / "run", progress=progress)
+        scores = _scores(old, run.model, package, new["test"], old.config.data.label_column)
+        target = model_dir / version
+        os.replace(run.package_dir, target)
+        _merge_memory(package, target, new["test"], cfg)
+        failed = [
+            f"{name}{op}{limit:g} (got {scores['gate'][name]:.4f})"
+            for name, op, limit in rules
+            if not _OPS[op](scores["gate"][name], limit)
+        ]
+        continual = {
+            "strategy": strategy,
+            "from": package.name,
+            "status": "candidate" if failed else "current",
+            "gate_failed": failed,
+            **scores["continual"],
+        }
+        metrics = json.loads((target / "metrics.json").read_text(encoding="utf-8"))
+        metrics["continual"] = continual
+        write_json(target / "metrics.json", metrics)
+        write_json(run.run_dir / "metrics.json", {**run.metrics, "continual": continual})
+        if not failed:
+            promote(model_dir, version, reason=f"update ({strategy}) of {package.name}")
+    except BaseException:
+        shutil.rmtree(model_dir / version, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    run_dir = model_dir.parent / f"update-{version}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.replace(work / "run", run_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    return UpdateResult(version, target, not failed, failed, continual, run_dir)
+
+
+def _new_splits(old: Any, data: str | Path, validation: Any, work: Path) -> dict[str, Path]:
+    """The new data as train / validation / test files (test: the new held-out data)."""
+    cfg = old.config
+    frame = old.frame(str(data))
+    column = cfg.data.label_column
+    if column not in frame.columns:
+        raise ConfigError(
+            f"the new data has no label column {column!r} (the model was trained with it)",
+            where=str(data),
+            fix="Give the new data the same columns as the data the model was trained on",
+        )
+    _check_columns(old, frame, str(data))
+    rng = np.random.default_rng(cfg.train.seed)
+    order = rng.permutation(len(frame))
+    n_test = max(1, round(len(frame) * cfg.data.split.test))
+    n_val = 0 if validation is not None else max(1, round(len(frame) * cfg.data.split.validation))
+    if len(frame) - n_test - n_val < 2:
+        raise ConfigError(
+            f"the new data has {len(frame)} rows, too few to hold some out for evaluation",
+            where=str(data),
+            fix="Add rows, or pass --validation with separate validation data",
+        )
+    parts = {
+        "test": frame.iloc[order[:n_test]],
+        "validation": frame.iloc[order[n_test : n_test + n_val]],
+        "train": frame.iloc[order[n_test + n_val :]],
+    }
+    if validation is not None:
+        parts["validation"] = old.frame(str(validation))
+        _check_columns(old, parts["validation"], str(validation))
+    paths = {}
+    for split, part in parts.items():
+        paths[split] = work / f"{split}.jsonl"
+        part.to_json(paths[split], orient="records", lines=True, force_ascii=False)
+    return paths
+
+
+def _check_columns(old: Any, frame: pd.DataFrame, where: str) -> None:
+    cfg = old.config
+    if cfg.is_text:
+        needed = [cfg.data.text_column, cfg.data.text_pair_column, cfg.data.label_column]
+    else:
+        needed = [*old.inputs.columns_, cfg.data.label_column]
+    missing = [c for c in needed if c and c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"the new data lacks the column(s) {', '.join(map(repr, missing))} that the model "
+            f"was trained on (it has {', '.join(map(repr, map(str, frame.columns)))})",
+            where=where,
+            fix="Give the new data the same column layout as the training data",
+        )
+
+
+def _update_config(
+    package: Path, new: dict[str, Path], strategy: str, work: Path
+) -> dict[str, Any]:
+    raw = yaml.safe_load((package / "config.yaml").read_text(encoding="utf-8"))
+    train = new["train"]
+    if strategy == "replay":
+        replay = read_memory(package, REPLAY)
+        if replay is not None:
+            mixed = pd.concat([pd.read_json(train, lines=True, dtype=False), replay])
+            train = work / "train+replay.jsonl"
+            mixed.to_json(train, orient="records", lines=True, force_ascii=False)
+    raw["data"] |= {"train": str(train), "validation": str(new["validation"]), "test": None}
+    raw["data"]["split"] = {**raw["data"].get("split", {}), "test": 0.0, "validation": 0.0}
+    raw["model"]["init_from"] = str(package.resolve())
+    raw["name"] = f"{raw.get('name') or 'model'}-update"
+    raw.pop("tune", None)
+    return raw
+
+
+def _scores(
+    old: Any, new: Any, package: Path, new_test: Path, column: str
+) -> dict[str, dict[str, Any]]:
+    """Accuracy and macro F1 of the old and new models on the old and new held-out data."""
+    sets = {"new": pd.read_json(new_test, lines=True, dtype=False)}
+    heldout = read_memory(package, HELDOUT)
+    if heldout is not None:
+        sets["old"] = heldout
+    table: dict[str, dict[str, float]] = {}
+    for name, frame in sets.items():
+        truth = frame[column].astype(str).tolist()
+        before, after = _score(old, frame, truth), _score(new, frame, truth)
+        table[name] = {
+            "accuracy": after["accuracy"],
+            "f1_macro": after["f1_macro"],
+            "accuracy_before": before["accuracy"],
+            "f1_macro_before": before["f1_macro"],
+            "rows": len(frame),
+        }
+    continual: dict[str, Any] = dict(table)
+    gate = {"new_accuracy": table["new"]["accuracy"], "new_f1": table["new"]["f1_macro"]}
+    if "old" in table:
+        drop = table["old"]["accuracy_before"] - table["old"]["accuracy"]
+        f1_drop = table["old"]["f1_macro_before"] - table["old"]["f1_macro"]
+        continual |= {"forgetting": drop, "bwt": -drop}
+        gate |= {
+            "old_accuracy": table["old"]["accuracy"],
+            "old_f1": table["old"]["f1_macro"],
+            "old_accuracy_drop": drop,
+            "old_f1_drop": f1_drop,
+            "forgetting": drop,
+        }
+        # Rows: the model before and after; columns: the old and the new held-out data.
+        continual["matrix"] = {
+            "rows": [package.name, "update"],
+            "columns": ["old", "new"],
+            "accuracy": [
+                [table["old"]["accuracy_before"], table["new"]["accuracy_before"]],
+                [table["old"]["accuracy"], table["new"]["accuracy"]],
+            ],
+        }
+    for name in GATE_METRICS:
+        gate.setdefault(name, float("nan"))
+    return {"continual": continual, "gate": gate}
+
+
+def _score(model: Any, frame: pd.DataFrame, truth: list[str]) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    predicted = [p["label"] for p in model.predict(frame)]
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "f1_macro": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+    }
+
+
+def _merge_memory(previous: Path, package: Path, new_test: Path, cfg: Any) -> None:
+    """The new version keeps the earlier versions' rows beside the new ones (balanced, capped):
+    replay rows of everything trained so far, and held-out rows of every version's data."""
+    from trainforge.continual.memory import capped_lines
+
+    settings, column = cfg.continual, cfg.data.label_column
+    new_heldout = pd.read_json(new_test, lines=True, dtype=False)
+    for name, size in ((REPLAY, settings.replay_size), (HELDOUT, settings.heldout_size)):
+        mine = read_memory(package, name) if name == REPLAY else new_heldout
+        frames = [f for f in (read_memory(previous, name), mine) if f is not None]
+        if not frames or size == 0:
+            continue
+        rows = pd.concat(frames, ignore_index=True)
+        columns = [c for c in rows.columns if c in frames[0].columns]
+        order = balanced_indices(rows[column].astype(str).to_numpy(), size, cfg.train.seed)
+        lines = capped_lines(rows.iloc[order][columns], settings.replay_bytes)
+        (package / MEMORY).mkdir(exist_ok=True)
+        (package / MEMORY / name).write_text("".join(x + "\n" for x in lines), encoding="utf-8")

@@ -1,0 +1,150 @@
+"""`trainforge update`: class-incremental updates of a real model, with and without replay,
+the promotion gate, rollback, and the data a package keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from cli_support import check_user_error, run_cli
+from sklearn.datasets import load_wine
+
+import trainforge
+from trainforge.continual.update import update
+from trainforge.errors import ConfigError
+from trainforge.pipeline import Run
+from trainforge.versions import rollback
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """old.csv: wine classes 0 and 1; new.csv: class 2 only (a class the model never saw)."""
+    folder = tmp_path_factory.mktemp("wine")
+    frame = load_wine(as_frame=True).frame
+    frame["target"] = frame["target"].map(lambda t: f"class_{t}")
+    frame[frame.target != "class_2"].to_csv(folder / "old.csv", index=False)
+    frame[frame.target == "class_2"].to_csv(folder / "new.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(wine: Path) -> Run:
+    config = {
+        "task": "tabular_classification",
+        "data": {"train": str(wine / "old.csv"), "label_column": "target"},
+        "model": {"type": "mlp", "hidden_sizes": [16]},
+        "train": {"epochs": 30},
+    }
+    return trainforge.train(config, output=wine / "run", progress=False)
+
+
+def test_replay_prevents_the_forgetting_that_naive_shows(run: Run, wine: Path) -> None:
+    naive = update(
+        run.model_dir,
+        wine / "new.csv",
+        strategy="naive",
+        gate="old_accuracy_drop<=0.05",
+        progress=False,
+    )
+    # New data only: the new class is learned, the old ones are forgotten, and the gate
+    # keeps the update as a candidate.
+    assert naive.continual["new"]["accuracy"] >= 0.9
+    assert naive.continual["forgetting"] > 0.2
+    assert not naive.promoted and naive.gate[0].startswith("old_accuracy_drop<=0.05 (got")
+    assert (run.model_dir / "current").read_text().strip() == "v1"
+    assert (
+        json.loads((run.model_dir / "v2" / "metrics.json").read_text())["continual"]["status"]
+        == "candidate"
+    )
+
+    replay = update(
+        run.model_dir,
+        wine / "new.csv",
+        strategy="replay",
+        gate="old_accuracy_drop<=0.05",
+        progress=False,
+    )
+    assert replay.promoted and replay.version == "v3"
+    assert replay.continual["forgetting"] <= 0.05
+    assert replay.continual["new"]["accuracy"] >= 0.9
+    assert (run.model_dir / "current").read_text().strip() == "v3"
+    metrics = json.loads((run.model_dir / "v3" / "metrics.json").read_text())["continual"]
+    assert set(metrics) >= {"old", "new", "forgetting", "bwt", "matrix", "strategy"}
+    assert metrics["bwt"] == pytest.approx(-metrics["forgetting"])
+    # The head grew: the current model knows all three classes.
+    model = trainforge.load(run.model_dir)
+    assert model.labels == ["class_0", "class_1", "class_2"]
+    new_rows = pd.read_csv(wine / "new.csv").drop(columns="target").head(5)
+    assert {p["label"] for p in model.predict(new_rows)} == {"class_2"}
+    # v3 remembers rows of every class for the next update, and held-out rows of both data sets.
+    kept = pd.read_json(run.model_dir / "v3" / "continual" / "replay.jsonl", lines=True)
+    assert set(kept["target"]) == {"class_0", "class_1", "class_2"}
+    heldout = pd.read_json(run.model_dir / "v3" / "continual" / "heldout.jsonl", lines=True)
+    assert set(heldout["target"]) == {"class_0", "class_1", "class_2"}
+
+    assert rollback(run.model_dir) == "v1"
+    assert trainforge.load(run.model_dir).labels == ["class_0", "class_1"]
+
+
+def test_an_update_with_another_column_layout_is_refused(run: Run, wine: Path) -> None:
+    other = pd.read_csv(wine / "new.csv").drop(columns=["alcohol"])
+    other.to_csv(wine / "other.csv", index=False)
+    before = sorted(p.name for p in run.model_dir.iterdir())
+    result = run_cli(wine, ["update", str(run.model_dir), "--data", str(wine / "other.csv")])
+    check_user_error(result, "lacks the column(s) 'alcohol'", "same column layout")
+    assert sorted(p.name for p in run.model_dir.iterdir()) == before
+
+
+def test_the_cli_reports_the_version_and_the_gate(run: Run, wine: Path) -> None:
+    new, gate = str(wine / "new.csv"), "forgetting<=0.01"
+    arguments = ["update", str(run.model_dir), "--data", new, "--strategy", "naive", "--gate", gate]
+    result = run_cli(wine, arguments)
+    assert result.returncode == 0, result.stderr
+    assert "old data: accuracy" in result.stdout and "forgetting:" in result.stdout
+    assert "(candidate: the gate failed: forgetting<=0.01 (got" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("gate", "strategy", "message"),
+    [
+        ("old_f1_drop=<0.02", "replay", "cannot read the gate condition 'old_f1_drop=<0.02'"),
+        ("accuracy>=0.9", "replay", "cannot read the gate condition"),
+        (None, "ewc", "unknown strategy 'ewc'"),
+    ],
+)
+def test_bad_update_settings_are_refused_before_training(
+    run: Run, wine: Path, gate: str | None, strategy: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        update(run.model_dir, wine / "new.csv", strategy=strategy, gate=gate)  # type: ignore[arg-type]
+
+
+def test_a_single_package_cannot_be_updated(run: Run, wine: Path) -> None:
+    result = run_cli(wine, ["update", str(run.model_dir / "v1"), "--data", "new.csv"])
+    check_user_error(result, "adds a version to a model folder")
+
+
+def test_kept_rows_hold_only_used_columns_and_respect_the_byte_cap(tmp_path: Path) -> None:
+    frame = load_wine(as_frame=True).frame
+    frame["note"] = "not a feature"
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    config = {
+        "task": "tabular_classification",
+        "data": {
+            "train": str(tmp_path / "wine.csv"),
+            "label_column": "target",
+            "feature_columns": ["alcohol", "hue"],
+        },
+        "model": {"type": "mlp", "hidden_sizes": [4]},
+        "train": {"epochs": 1},
+        "continual": {"replay_size": 1000, "replay_bytes": 2000},
+    }
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    replay = run.package_dir / "continual" / "replay.jsonl"
+    assert replay.stat().st_size <= 2000
+    kept = pd.read_json(replay, lines=True)
+    assert list(kept.columns) == ["alcohol", "hue", "target"]
+    counts = kept["target"].value_counts()
+    assert counts.max() - counts.min() <= 1  # balanced: the cap cuts every class alike
