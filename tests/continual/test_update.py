@@ -148,3 +148,31 @@ def test_kept_rows_hold_only_used_columns_and_respect_the_byte_cap(tmp_path: Pat
     assert list(kept.columns) == ["alcohol", "hue", "target"]
     counts = kept["target"].value_counts()
     assert counts.max() - counts.min() <= 1  # balanced: the cap cuts every class alike
+
+
+def test_a_text_model_updates_with_a_new_lora_adapter(tmp_path: Path) -> None:
+    """Text classification: new labels on the shipped reviews, LoRA, a few steps each."""
+    reviews = Path(__file__).resolve().parents[2] / "examples" / "data" / "reviews"
+    config = {
+        "task": "text_classification",
+        "data": {
+            "train": str(reviews / "train.csv"),
+            "validation": str(reviews / "validation.csv"),
+            "test": str(reviews / "test.csv"),
+        },
+        "model": {"backbone": "minilm", "finetune": "lora", "peft": {"r": 4}},
+        "train": {"max_steps": 2, "epochs": 1, "batch_size": 8, "max_length": 32},
+        "continual": {"replay_size": 40},
+    }
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    new = pd.read_csv(reviews / "validation.csv")
+    new["label"] = new["label"].map({"positive": "praise", "negative": "complaint"})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    result = update(run.model_dir, tmp_path / "new.csv", progress=False)
+    assert result.promoted and result.version == "v2"
+    model = trainforge.load(run.model_dir)
+    assert model.labels == ["complaint", "negative", "positive", "praise"]
+    assert len(model.predict(["the app keeps crashing"])[0]["probabilities"]) == 4
+    kept = pd.read_json(run.model_dir / "v2" / "continual" / "replay.jsonl", lines=True)
+    assert list(kept.columns) == ["text", "label"] and len(kept) <= 40
+    assert set(kept["label"]) == {"complaint", "negative", "positive", "praise"}
