@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=["naive", "replay"])
     parser.add_argument("--old-intents", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--replay-size", type=int, default=1000)
+    parser.add_argument("--replay-size", type=int, default=1000, help="rows kept for replay")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not DATA.is_dir():
