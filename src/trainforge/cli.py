@@ -231,7 +231,8 @@ def update(
     strategy: Annotated[
         str,
         typer.Option(
-            "--strategy", help="replay (mix in kept training rows) or naive (new data only)."
+            "--strategy",
+            help="replay (mix in kept training rows), ewc, lwf, or naive (new data only).",
         ),
     ] = "replay",
     replay_size: Annotated[

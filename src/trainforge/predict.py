@@ -79,17 +79,19 @@ class Model:
         one (words, tags) array of probabilities per sentence for token classification."""
         if self.config.is_token:
             return self.word_outputs(self.inputs.windows(frame))
-        batch_size = self.config.train.eval_batch_size
-        if isinstance(self.inputs, TabularPreprocessor):
+        if self.estimator is not None:
             features = self.inputs.transform(frame)
-            if self.estimator is not None:
-                if self.target.kind == "regression":
-                    return np.asarray(self.estimator.predict(features), dtype=np.float64)
-                return np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
-            batches = _feature_batches(features, batch_size)
-        else:
-            batches = self.inputs.batches(frame, batch_size)
-        return self._forward(batches, len(frame))
+            if self.target.kind == "regression":
+                return np.asarray(self.estimator.predict(features), dtype=np.float64)
+            return np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+        return self._forward(self.input_batches(frame), len(frame))
+
+    def input_batches(self, frame: Any, batch_size: int | None = None) -> Any:
+        """(row positions, network inputs) per batch of a frame (tabular and text models)."""
+        batch_size = batch_size or self.config.train.eval_batch_size
+        if isinstance(self.inputs, TabularPreprocessor):
+            return _feature_batches(self.inputs.transform(frame), batch_size)
+        return self.inputs.batches(frame, batch_size)
 
     def _forward(self, batches: Any, n: int) -> np.ndarray:
         import torch

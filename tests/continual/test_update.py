@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from cli_support import check_user_error, run_cli
@@ -111,7 +113,7 @@ def test_the_cli_reports_the_version_and_the_gate(run: Run, wine: Path) -> None:
     [
         ("old_f1_drop=<0.02", "replay", "cannot read the gate condition 'old_f1_drop=<0.02'"),
         ("accuracy>=0.9", "replay", "cannot read the gate condition"),
-        (None, "ewc", "unknown strategy 'ewc'"),
+        (None, "forgetful", "unknown strategy 'forgetful'"),
     ],
 )
 def test_bad_update_settings_are_refused_before_training(
@@ -176,3 +178,49 @@ def test_a_text_model_updates_with_a_new_lora_adapter(tmp_path: Path) -> None:
     kept = pd.read_json(run.model_dir / "v2" / "continual" / "replay.jsonl", lines=True)
     assert list(kept.columns) == ["text", "label"] and len(kept) <= 40
     assert set(kept["label"]) == {"complaint", "negative", "positive", "praise"}
+
+
+def _weights(package: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(package / "model.safetensors")
+
+
+def _drift(model_dir: Path, version: str) -> float:
+    """Largest change of a hidden-layer weight between v1 and `version` (not the output)."""
+    before, after = _weights(model_dir / "v1"), _weights(model_dir / version)
+    shared = [k for k in before if before[k].shape == after[k].shape]
+    return max(float((after[k] - before[k]).abs().max()) for k in shared)
+
+
+def test_ewc_and_lwf_hold_the_update_close_to_the_old_model(run: Run, wine: Path) -> None:
+    """The penalties are at work: strong EWC keeps the weights where the old model had them;
+    strong distillation keeps the old classes' outputs on new inputs as the old model gave."""
+    import shutil
+
+    folders = {}
+    settings = {
+        "naive": [],
+        "ewc": ["continual.ewc_lambda=1.0e8"],
+        "lwf": ["continual.lwf_alpha=100"],
+    }
+    for strategy, overrides in settings.items():
+        folder = wine / f"penalty-{strategy}"
+        shutil.copytree(run.model_dir / "v1", folder / "v1")
+        (folder / "current").write_text("v1\n")
+        result = update(
+            folder, wine / "new.csv", strategy=strategy, overrides=overrides, progress=False
+        )
+        assert result.version == "v2" and result.continual["strategy"] == strategy
+        folders[strategy] = folder
+    assert _drift(folders["ewc"], "v2") < 0.2 * _drift(folders["naive"], "v2")
+
+    rows = pd.read_csv(wine / "new.csv").drop(columns="target")
+    old = trainforge.load(run.model_dir / "v1").output(rows)  # 2 old classes
+
+    def divergence(folder: Path) -> float:
+        new = trainforge.load(folder / "v2").output(rows)[:, :2]  # class_0, class_1 rows
+        new = new / new.sum(axis=1, keepdims=True)
+        return float((old * (np.log(old + 1e-9) - np.log(new + 1e-9))).sum(axis=1).mean())
+
+    assert divergence(folders["lwf"]) < 0.5 * divergence(folders["naive"])

@@ -202,6 +202,15 @@ class ContinualConfig(_Section):
         ge=0,
         description="Held-out rows kept in the package, to measure forgetting after an update.",
     )
+    ewc_lambda: float = Field(
+        default=1000.0, gt=0.0, description="Update strategy ewc: strength of the penalty."
+    )
+    lwf_alpha: float = Field(
+        default=1.0, gt=0.0, description="Update strategy lwf: weight of the distillation loss."
+    )
+    lwf_temperature: float = Field(
+        default=2.0, gt=0.0, description="Update strategy lwf: softmax temperature."
+    )
 
 
 class EarlyStoppingConfig(_Section):

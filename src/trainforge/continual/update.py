@@ -26,8 +26,8 @@ from trainforge.errors import ConfigError, PackageError
 from trainforge.package import write_json
 from trainforge.versions import is_versioned, next_name, promote, resolve
 
-Strategy = Literal["naive", "replay"]
-STRATEGIES = ("naive", "replay")
+Strategy = Literal["naive", "replay", "ewc", "lwf"]
+STRATEGIES = ("naive", "replay", "ewc", "lwf")
 _GATE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 GATE_METRICS = (
@@ -87,7 +87,9 @@ def update(
         model_dir: a model folder of versions (RUN_DIR/model); the current version is updated.
         data: the new labelled data, with the columns the model was trained on.
         validation: new validation data; default a split of `data`.
-        strategy: "replay" (mix in the package's kept training rows) or "naive".
+        strategy: "replay" (mix in the package's kept training rows), "ewc" (penalise moving
+            the weights the old model relied on), "lwf" (distil the old model's outputs), or
+            "naive" (the new data alone).
         gate: conditions the update must meet to become current, e.g. "old_f1_drop<=0.02".
         overrides: "dotted.key=value" changes to the package's config (e.g. train.epochs=2).
         progress: show a progress bar.
@@ -126,7 +128,8 @@ def update(
         from trainforge.config import load_config
 
         cfg = load_config(raw, overrides)
-        run = train(cfg, output=work / "run", progress=progress)
+        callbacks = _penalty(strategy, old, package, cfg)
+        run = train(cfg, output=work / "run", progress=progress, callbacks=callbacks)
         scores = _scores(old, run.model, package, new["test"], old.config.data.label_column)
         target = model_dir / version
         os.replace(run.package_dir, target)
@@ -158,6 +161,26 @@ def update(
     os.replace(work / "run", run_dir)
     shutil.rmtree(work, ignore_errors=True)
     return UpdateResult(version, target, not failed, failed, continual, run_dir)
+
+
+def _penalty(strategy: str, old: Any, package: Path, cfg: Any) -> list[Any]:
+    """The loss term of ewc and lwf, as a callback; none for naive and replay."""
+    if strategy not in ("ewc", "lwf"):
+        return []
+    from trainforge.continual.penalties import PenaltyCallback, ewc, lwf
+
+    if strategy == "lwf":
+        settings = cfg.continual
+        return [PenaltyCallback(lwf(old, settings.lwf_alpha, settings.lwf_temperature))]
+    kept = read_memory(package, REPLAY)
+    if kept is None:
+        raise ConfigError(
+            "ewc measures what the old model knew on its kept training rows, and this package "
+            "keeps none",
+            where=str(package / MEMORY),
+            fix="Use --strategy lwf or naive, or retrain with continual.replay_size above 0",
+        )
+    return [PenaltyCallback(ewc(old, kept, cfg.continual.ewc_lambda))]
 
 
 def _new_splits(old: Any, data: str | Path, validation: Any, work: Path) -> dict[str, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -35,6 +36,10 @@ class TrainingModule(L.LightningModule):
         self.cfg = cfg
         self.loss_fn = target.loss_fn()
         self.val_metrics = target.metric_collection()
+        # An extra loss term (net, batch, output) -> scalar, set by a callback: the EWC or
+        # distillation penalty of a continual update.
+        self.penalty: Callable[[nn.Module, dict[str, torch.Tensor], torch.Tensor], Any] | None
+        self.penalty = None
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(**{k: v for k, v in batch.items() if k != "labels"})
@@ -45,7 +50,10 @@ class TrainingModule(L.LightningModule):
         self.net.train()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.loss_fn(self(batch), batch["labels"])
+        output = self(batch)
+        loss = self.loss_fn(output, batch["labels"])
+        if self.penalty is not None:
+            loss = loss + self.penalty(self.net, batch, output)
         if self.cfg.l1 > 0:
             loss = loss + self.cfg.l1 * sum(
                 p.abs().sum() for p in self.net.parameters() if p.requires_grad and p.ndim >= 2
