@@ -3,6 +3,7 @@
 Validated once, here, at the boundary; everything downstream receives frozen, typed objects.
 """
 
+from trainforge.config.continual import ContinualConfig
 from trainforge.config.loading import config_to_yaml, json_schema, load_config, load_raw, set_key
 from trainforge.config.schema import (
     CLASSIFICATION_TASKS,
@@ -10,7 +11,6 @@ from trainforge.config.schema import (
     TEXT_TASKS,
     AdapterConfig,
     AugmentConfig,
-    ContinualConfig,
     DataConfig,
     EarlyStoppingConfig,
     ExperimentConfig,

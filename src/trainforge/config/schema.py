@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trainforge.config.continual import ContinualConfig
 from trainforge.config.track import TrackConfig
 from trainforge.config.tune import TuneConfig, key_error
 from trainforge.errors import did_you_mean, format_choices
@@ -184,33 +185,6 @@ class ModelConfig(_Section):
         if any(size < 1 for size in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must all be >= 1, got {self.hidden_sizes}")
         return self
-
-
-class ContinualConfig(_Section):
-    """What a package keeps so that it can later be updated without forgetting."""
-
-    replay_size: int = Field(
-        default=1000,
-        ge=0,
-        description="Training rows kept in the package (class-balanced) to replay in updates.",
-    )
-    replay_bytes: int = Field(
-        default=5_000_000, ge=0, description="Upper bound on the size of the kept rows."
-    )
-    heldout_size: int = Field(
-        default=1000,
-        ge=0,
-        description="Held-out rows kept in the package, to measure forgetting after an update.",
-    )
-    ewc_lambda: float = Field(
-        default=1000.0, gt=0.0, description="Update strategy ewc: strength of the penalty."
-    )
-    lwf_alpha: float = Field(
-        default=1.0, gt=0.0, description="Update strategy lwf: weight of the distillation loss."
-    )
-    lwf_temperature: float = Field(
-        default=2.0, gt=0.0, description="Update strategy lwf: softmax temperature."
-    )
 
 
 class EarlyStoppingConfig(_Section):
