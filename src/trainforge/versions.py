@@ -136,8 +136,11 @@ def rollback(model_dir: str | Path, to: str | None = None) -> str:
     model_dir = _versioned(Path(model_dir))
     now = current_name(model_dir)
     if to is None:
-        earlier = [e["version"] for e in _history(model_dir) if e["version"] != now]
-        previous = [v for v in earlier if (model_dir / v / MANIFEST).is_file() and v != now]
+        previous = [
+            e["version"]
+            for e in _history(model_dir)
+            if e["version"] != now and (model_dir / e["version"] / MANIFEST).is_file()
+        ]
         if not previous:
             raise PackageError(
                 f"{now} is the only version that has been current; there is nothing to go back to",

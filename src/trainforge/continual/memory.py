@@ -78,10 +78,15 @@ def write_memory(
         # Balanced order first, so that a byte cap cuts every class alike.
         indices = balanced_indices(labels[split], size, seed)
         lines = capped_lines(rows(split, indices), max_bytes)
-        (folder / MEMORY).mkdir(exist_ok=True)
-        (folder / MEMORY / name).write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+        write_lines(folder, name, lines)
         kept[name.split(".")[0]] = len(lines)
     return kept
+
+
+def write_lines(package: Path, name: str, lines: list[str]) -> None:
+    """Write a kept sample (JSON lines) into package/continual/."""
+    (package / MEMORY).mkdir(exist_ok=True)
+    (package / MEMORY / name).write_text("".join(x + "\n" for x in lines), encoding="utf-8")
 
 
 def read_memory(package: Path, name: str) -> pd.DataFrame | None:

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from trainforge.continual.memory import HELDOUT, MEMORY, REPLAY, balanced_indices, read_memory
 from trainforge.errors import ConfigError, PackageError
@@ -239,7 +238,9 @@ def _check_columns(old: Any, frame: pd.DataFrame, where: str) -> None:
 def _update_config(
     package: Path, new: dict[str, Path], strategy: str, work: Path
 ) -> dict[str, Any]:
-    raw = yaml.safe_load((package / "config.yaml").read_text(encoding="utf-8"))
+    from trainforge.config import load_raw
+
+    raw = load_raw(package / "config.yaml")
     train = new["train"]
     if strategy == "replay":
         replay = read_memory(package, REPLAY)
@@ -314,7 +315,7 @@ def _score(model: Any, frame: pd.DataFrame, truth: list[str]) -> dict[str, float
 def _merge_memory(previous: Path, package: Path, new_test: Path, cfg: Any) -> None:
     """The new version keeps the earlier versions' rows beside the new ones (balanced, capped):
     replay rows of everything trained so far, and held-out rows of every version's data."""
-    from trainforge.continual.memory import capped_lines
+    from trainforge.continual.memory import capped_lines, write_lines
 
     settings, column = cfg.continual, cfg.data.label_column
     new_heldout = pd.read_json(new_test, lines=True, dtype=False)
@@ -326,6 +327,4 @@ def _merge_memory(previous: Path, package: Path, new_test: Path, cfg: Any) -> No
         rows = pd.concat(frames, ignore_index=True)
         columns = [c for c in rows.columns if c in frames[0].columns]
         order = balanced_indices(rows[column].astype(str).to_numpy(), size, cfg.train.seed)
-        lines = capped_lines(rows.iloc[order][columns], settings.replay_bytes)
-        (package / MEMORY).mkdir(exist_ok=True)
-        (package / MEMORY / name).write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+        write_lines(package, name, capped_lines(rows.iloc[order][columns], settings.replay_bytes))
