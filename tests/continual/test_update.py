@@ -75,6 +75,13 @@ def test_replay_prevents_the_forgetting_that_naive_shows(run: Run, wine: Path) -
     metrics = json.loads((run.model_dir / "v3" / "metrics.json").read_text())["continual"]
     assert set(metrics) >= {"old", "new", "forgetting", "bwt", "matrix", "strategy"}
     assert metrics["bwt"] == pytest.approx(-metrics["forgetting"])
+    # The matrix: v1 on its own data, then v3 on v1's data and on its own.
+    assert metrics["matrix"]["rows"] == ["v1", "v3"]
+    assert metrics["matrix"]["columns"] == ["v1", "v3"]
+    assert metrics["matrix"]["accuracy"][1][0] == pytest.approx(metrics["old"]["accuracy"])
+    assert metrics["matrix"]["accuracy"][1][1] == pytest.approx(metrics["new"]["accuracy"])
+    report = (replay.run_dir / "report.html").read_text()
+    assert "Accuracy matrix across versions" in report and "Continual update" in report
     # The head grew: the current model knows all three classes.
     model = trainforge.load(run.model_dir)
     assert model.labels == ["class_0", "class_1", "class_2"]
@@ -224,3 +231,48 @@ def test_ewc_and_lwf_hold_the_update_close_to_the_old_model(run: Run, wine: Path
         return float((old * (np.log(old + 1e-9) - np.log(new + 1e-9))).sum(axis=1).mean())
 
     assert divergence(folders["lwf"]) < 0.5 * divergence(folders["naive"])
+
+
+def test_the_matrix_grows_by_a_row_and_a_column_per_update(wine: Path, tmp_path: Path) -> None:
+    config = {
+        "task": "tabular_classification",
+        "data": {"train": str(wine / "old.csv"), "label_column": "target"},
+        "model": {"type": "linear"},
+        "train": {"epochs": 20},
+    }
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    frame = pd.read_csv(wine / "new.csv")
+    frame.iloc[::2].to_csv(tmp_path / "first.csv", index=False)
+    frame.iloc[1::2].to_csv(tmp_path / "second.csv", index=False)
+    update(run.model_dir, tmp_path / "first.csv", progress=False)
+    third = update(run.model_dir, tmp_path / "second.csv", progress=False)
+    matrix = third.continual["matrix"]
+    assert matrix["rows"] == ["v1", "v2", "v3"] and matrix["columns"] == ["v1", "v2", "v3"]
+    cells = matrix["accuracy"]
+    # v1 was never measured on the third data set; every other cell was.
+    assert cells[0][2] is None
+    assert all(cell is not None for row in cells[1:] for cell in row)
+    assert all(cell is not None for cell in cells[0][:2])
+    # Held-out rows keep the version whose data they came from.
+    sources = json.loads((third.package / "continual" / "heldout_sources.json").read_text())
+    assert set(sources) == {"v1", "v2", "v3"}
+    assert third.continual["old"]["rows"] == sources.count("v1") + sources.count("v2")
+
+
+def test_backward_transfer_averages_the_drops_on_earlier_data() -> None:
+    from trainforge.continual.matrix import backward_transfer, extend_matrix
+
+    first = extend_matrix(None, "v1", "v2", {"v1": 0.9, "v2": 0.1}, {"v1": 0.8, "v2": 0.95})
+    assert first == {
+        "rows": ["v1", "v2"],
+        "columns": ["v1", "v2"],
+        "accuracy": [[0.9, 0.1], [0.8, 0.95]],
+    }
+    assert backward_transfer(first) == pytest.approx(-0.1)
+    second = extend_matrix(
+        first, "v2", "v3", {"v1": 0.8, "v2": 0.95, "v3": 0.2}, {"v1": 0.7, "v2": 0.9, "v3": 0.9}
+    )
+    assert second["rows"] == ["v1", "v2", "v3"]
+    assert second["accuracy"][0] == [0.9, 0.1, None]
+    # Mean of (0.7 - 0.9) and (0.9 - 0.95).
+    assert backward_transfer(second) == pytest.approx(-0.125)

@@ -129,7 +129,9 @@ def update(
         cfg = load_config(raw, overrides)
         callbacks = _penalty(strategy, old, package, cfg)
         run = train(cfg, output=work / "run", progress=progress, callbacks=callbacks)
-        scores = _scores(old, run.model, package, new["test"], old.config.data.label_column)
+        scores = _scores(
+            old, run.model, package, version, new["test"], old.config.data.label_column
+        )
         target = model_dir / version
         os.replace(run.package_dir, target)
         _merge_memory(package, target, new["test"], cfg)
@@ -149,6 +151,11 @@ def update(
         metrics["continual"] = continual
         write_json(target / "metrics.json", metrics)
         write_json(run.run_dir / "metrics.json", {**run.metrics, "continual": continual})
+        if "matrix" in continual:
+            from trainforge.continual.matrix import add_to_report, report_section
+
+            section = report_section(continual["matrix"], continual, run.run_dir / "plots")
+            add_to_report(run.run_dir / "report.html", section)
         if not failed:
             promote(model_dir, version, reason=f"update ({strategy}) of {package.name}")
     except BaseException:
@@ -257,30 +264,38 @@ def _update_config(
 
 
 def _scores(
-    old: Any, new: Any, package: Path, new_test: Path, column: str
+    old: Any, new: Any, package: Path, version: str, new_test: Path, column: str
 ) -> dict[str, dict[str, Any]]:
-    """Accuracy and macro F1 of the old and new models on the old and new held-out data."""
-    sets = {"new": pd.read_json(new_test, lines=True, dtype=False)}
-    heldout = read_memory(package, HELDOUT)
-    if heldout is not None:
-        sets["old"] = heldout
-    table: dict[str, dict[str, float]] = {}
-    for name, frame in sets.items():
+    """Accuracy and macro F1 of the old and new models on the old and new held-out data, and
+    the accuracy matrix across versions."""
+    from trainforge.continual.matrix import backward_transfer, extend_matrix, read_experiences
+
+    new_rows = pd.read_json(new_test, lines=True, dtype=False)
+    experiences = [*read_experiences(package), (version, new_rows)]
+    # name -> (truth, old model's labels, new model's labels)
+    outcomes = {}
+    for name, frame in experiences:
         truth = frame[column].astype(str).tolist()
-        before, after = _score(old, frame, truth), _score(new, frame, truth)
-        table[name] = {
-            "accuracy": after["accuracy"],
-            "f1_macro": after["f1_macro"],
-            "accuracy_before": before["accuracy"],
-            "f1_macro_before": before["f1_macro"],
-            "rows": len(frame),
+        outcomes[name] = (truth, _labels(old, frame), _labels(new, frame))
+    groups = {"new": [version], "old": [name for name, _ in experiences[:-1]]}
+    table: dict[str, dict[str, float]] = {}
+    for group, names in groups.items():
+        if not names:
+            continue
+        truth, before, after = ([x for n in names for x in outcomes[n][i]] for i in range(3))
+        scored_before, scored_after = _score(truth, before), _score(truth, after)
+        table[group] = {
+            "accuracy": scored_after["accuracy"],
+            "f1_macro": scored_after["f1_macro"],
+            "accuracy_before": scored_before["accuracy"],
+            "f1_macro_before": scored_before["f1_macro"],
+            "rows": len(truth),
         }
     continual: dict[str, Any] = dict(table)
     gate = {"new_accuracy": table["new"]["accuracy"], "new_f1": table["new"]["f1_macro"]}
     if "old" in table:
         drop = table["old"]["accuracy_before"] - table["old"]["accuracy"]
         f1_drop = table["old"]["f1_macro_before"] - table["old"]["f1_macro"]
-        continual |= {"forgetting": drop, "bwt": -drop}
         gate |= {
             "old_accuracy": table["old"]["accuracy"],
             "old_f1": table["old"]["f1_macro"],
@@ -288,24 +303,34 @@ def _scores(
             "old_f1_drop": f1_drop,
             "forgetting": drop,
         }
-        # Rows: the model before and after; columns: the old and the new held-out data.
-        continual["matrix"] = {
-            "rows": [package.name, "update"],
-            "columns": ["old", "new"],
-            "accuracy": [
-                [table["old"]["accuracy_before"], table["new"]["accuracy_before"]],
-                [table["old"]["accuracy"], table["new"]["accuracy"]],
-            ],
-        }
+        accuracy = {name: _score(*outcomes[name][::2])["accuracy"] for name in outcomes}
+        accuracy_before = {name: _score(*outcomes[name][:2])["accuracy"] for name in outcomes}
+        matrix = extend_matrix(
+            _previous_matrix(package), package.name, version, accuracy_before, accuracy
+        )
+        bwt = backward_transfer(matrix)
+        continual |= {"forgetting": drop, "bwt": -drop if bwt is None else bwt, "matrix": matrix}
     for name in GATE_METRICS:
         gate.setdefault(name, float("nan"))
     return {"continual": continual, "gate": gate}
 
 
-def _score(model: Any, frame: pd.DataFrame, truth: list[str]) -> dict[str, float]:
+def _previous_matrix(package: Path) -> dict[str, Any] | None:
+    """The accuracy matrix the updated version was made with, if it was made by an update."""
+    path = package / "metrics.json"
+    if not path.is_file():
+        return None
+    matrix = json.loads(path.read_text(encoding="utf-8")).get("continual", {}).get("matrix")
+    return matrix if matrix and package.name in matrix.get("rows", ()) else None
+
+
+def _labels(model: Any, frame: pd.DataFrame) -> list[str]:
+    return [str(p["label"]) for p in model.predict(frame)]
+
+
+def _score(truth: list[str], predicted: list[str]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    predicted = [p["label"] for p in model.predict(frame)]
     return {
         "accuracy": float(accuracy_score(truth, predicted)),
         "f1_macro": float(f1_score(truth, predicted, average="macro", zero_division=0)),
@@ -314,17 +339,30 @@ def _score(model: Any, frame: pd.DataFrame, truth: list[str]) -> dict[str, float
 
 def _merge_memory(previous: Path, package: Path, new_test: Path, cfg: Any) -> None:
     """The new version keeps the earlier versions' rows beside the new ones (balanced, capped):
-    replay rows of everything trained so far, and held-out rows of every version's data."""
+    replay rows of everything trained so far (balanced by class), and held-out rows of every
+    version's data (balanced by version and class), each held-out row tagged with its version."""
+    from trainforge.continual.matrix import read_experiences, write_sources
     from trainforge.continual.memory import capped_lines, write_lines
 
     settings, column = cfg.continual, cfg.data.label_column
-    new_heldout = pd.read_json(new_test, lines=True, dtype=False)
+    parts = {
+        REPLAY: [(None, read_memory(previous, REPLAY)), (None, read_memory(package, REPLAY))],
+        HELDOUT: [
+            *read_experiences(previous),
+            (package.name, pd.read_json(new_test, lines=True, dtype=False)),
+        ],
+    }
     for name, size in ((REPLAY, settings.replay_size), (HELDOUT, settings.heldout_size)):
-        mine = read_memory(package, name) if name == REPLAY else new_heldout
-        frames = [f for f in (read_memory(previous, name), mine) if f is not None]
-        if not frames or size == 0:
+        kept = [(tag, frame) for tag, frame in parts[name] if frame is not None and len(frame)]
+        if not kept or size == 0:
             continue
-        rows = pd.concat(frames, ignore_index=True)
-        columns = [c for c in rows.columns if c in frames[0].columns]
-        order = balanced_indices(rows[column].astype(str).to_numpy(), size, cfg.train.seed)
-        write_lines(package, name, capped_lines(rows.iloc[order][columns], settings.replay_bytes))
+        rows = pd.concat([frame for _, frame in kept], ignore_index=True)
+        columns = [c for c in rows.columns if c in kept[0][1].columns]
+        tags = np.concatenate([[tag or ""] * len(frame) for tag, frame in kept])
+        labels = rows[column].astype(str).tolist()
+        groups = np.array([f"{tag}/{label}" for tag, label in zip(tags, labels, strict=True)])
+        order = balanced_indices(groups, size, cfg.train.seed)
+        lines = capped_lines(rows.iloc[order][columns], settings.replay_bytes)
+        write_lines(package, name, lines)
+        if name == HELDOUT:
+            write_sources(package, tags[order][: len(lines)].tolist())
