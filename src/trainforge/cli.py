@@ -63,9 +63,27 @@ def train(
     run = run_training(
         config, overrides=overrides, output=output, resume=resume, overwrite=overwrite
     )
+    if not run.primary:
+        return  # another process of a distributed run; rank 0 reports
     _print_metrics(run.metrics)
     typer.echo(f"Model:   {run.model_dir}")
     typer.echo(f"Report:  {run.report_path}")
+
+
+@app.command()
+def plan(
+    config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set train.batch_size=64."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Parameters, memory per device and a suggested batch size, without training."""
+    from trainforge.plan import plan as make_plan
+
+    result = make_plan(config, set_ or [])
+    typer.echo(result.to_json() if as_json else result.text())
 
 
 @app.command()
@@ -106,18 +124,20 @@ def predict(
     ] = False,
 ) -> None:
     """Predict rows with a trained model: one JSON object per row."""
-    from trainforge.predict import load
+    from trainforge.predict import load, write_predictions
 
     model = load(model_dir, onnx=onnx)
     frame = model.frame(data)
     if limit is not None:
         frame = frame.head(limit)
-    lines = "".join(json.dumps(p) + "\n" for p in model.predict(frame))
+    # Streamed: each line is written as soon as its chunk of rows is predicted.
+    predictions = model.predict_stream(frame)
     if output is None:
-        typer.echo(lines, nl=False)
+        for prediction in predictions:
+            sys.stdout.write(json.dumps(prediction) + "\n")
     else:
-        _write_atomic(output, lines)
-        typer.echo(f"Wrote {len(frame)} predictions to {output}", err=True)
+        count = write_predictions(predictions, output)
+        typer.echo(f"Wrote {count} predictions to {output}", err=True)
 
 
 @app.command()
@@ -488,6 +508,51 @@ def compare(
     for table in comparison_tables(comparison):
         Console().print(table)
     typer.echo(f"Comparison: {write_comparison(comparison, output)}")
+
+
+@app.command()
+def ladder(
+    config: Annotated[Path, typer.Argument(help="A text_classification config (YAML).")],
+    shots: Annotated[
+        str, typer.Option(help="Labelled examples per class: numbers and 'all'.")
+    ] = "0,8,32,128,all",
+    methods: Annotated[
+        str, typer.Option(help="model.finetune values to compare, comma-separated.")
+    ] = "zero_shot,setfit,frozen,lora,full",
+    seeds: Annotated[int, typer.Option(min=1, help="Training seeds per cell.")] = 3,
+    metric: Annotated[str, typer.Option(help="Test metric to compare.")] = "accuracy",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder (default runs/NAME-ladder).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: key=value.")
+    ] = None,
+    keep_models: Annotated[
+        bool, typer.Option(help="Keep every cell's model package (large).")
+    ] = False,
+) -> None:
+    """Every method at every number of labels per class: a table and a plot of test score (and
+    time) against labelled examples, on the same validation and test rows."""
+    from trainforge.ladder import ladder as run_ladder
+    from trainforge.ladder import parse_methods, parse_shots
+
+    result = run_ladder(
+        config,
+        shots=parse_shots(shots),
+        methods=parse_methods(methods),
+        seeds=seeds,
+        metric=metric,
+        output=output,
+        overrides=set_ or [],
+        keep_models=keep_models,
+    )
+    for row in result.summary:
+        typer.echo(
+            f"{row['method']:>10} {row['shots']!s:>5} per class: {metric} "
+            f"{row['mean']:.4f} ± {row['std']:.4f} ({row['seeds']} seed(s), "
+            f"{row['train_time_s']:.1f} s)"
+        )
+    typer.echo(f"Ladder: {result.html}")
 
 
 @app.command()

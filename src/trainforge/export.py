@@ -70,6 +70,13 @@ def check_exportable(package: Path) -> None:
             fix="Predict with PyTorch-free scikit-learn as is (drop --onnx), or train a "
             "torch model (model.type: mlp or linear) to export",
         )
+    if (package / "prompt.json").is_file():
+        raise PackageError(
+            "ONNX export and --onnx are not supported for prompted language models "
+            "(model.finetune: prompt_lm): each text is scored answer by answer on a cache",
+            where=str(package),
+            fix="Predict with PyTorch (drop --onnx), or export a zero_shot or setfit model",
+        )
 
 
 def export_onnx(
@@ -143,7 +150,10 @@ def sample_batches(model: Any, samples: Any = None) -> list[dict[str, Any]]:
         features = torch.from_numpy(np.random.default_rng(0).normal(size=(33, width)))
         chunks = [features[:1], features[1:17], features[17:]]
         return [{"features": chunk.float()} for chunk in chunks]
-    if model.config.is_token:
+    if model.config.is_image:
+        batches = [b for _, b in model.inputs.batches(frame, 16)]
+        first = [b for _, b in model.inputs.batches(frame.head(1), 1)]
+    elif model.config.is_token:
         windows = model.inputs.windows(frame)
         batches = [b for _, b in model.inputs.batches(windows, 16)]
         first = [b for _, b in model.inputs.batches(windows, 1)][-1:]
@@ -209,6 +219,12 @@ def _sample_frame(model: Any, samples: Any) -> Any:
                 return _head(model.frame(spec))
             except Exception:  # unreadable here (moved, other encoding...): try the next
                 continue
+    if model.config.is_image:  # random pixels exercise the graph as well as digits do
+        from trainforge.data.images import Images
+
+        size = (33, model.inputs.format.channels, *model.inputs.format.size)
+        pixels = np.random.default_rng(0).integers(0, 256, size=size, dtype=np.uint8)
+        return Images(pixels, None, [f"random image {i}" for i in range(33)], "random")
     if not model.config.is_text:
         return None
     if model.config.is_token:

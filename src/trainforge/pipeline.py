@@ -35,6 +35,7 @@ class Run:
     run_dir: Path
     metrics: dict[str, Any]
     model: Model
+    primary: bool = True  # False in the other processes of a distributed run (no metrics)
 
     @property
     def model_dir(self) -> Path:
@@ -87,6 +88,10 @@ def train(
     from trainforge.training.fit import tune_malloc
 
     tune_malloc()
+    from trainforge.training.distributed import is_primary
+
+    if not is_primary(cfg.train):
+        return _train_worker(cfg, name, output, resume, callbacks)
     run_dir = _resolve_run_dir(output, name, resume=resume, overwrite=overwrite)
 
     prepared = _prepare(cfg)
@@ -116,7 +121,34 @@ def train(
     return run
 
 
+def _train_worker(
+    cfg: ExperimentConfig,
+    name: str,
+    output: str | Path | None,
+    resume: bool,
+    callbacks: Sequence[Any],
+) -> Run:
+    """A process other than rank 0 of a distributed run: prepares the same data and model and
+    trains its share. It writes nothing: Lightning saves checkpoints and logs from rank 0 only,
+    and rank 0 evaluates, packages and reports alone."""
+    # The same folder as rank 0 where a resume must find its checkpoint; otherwise rank 0's
+    # folder is broadcast by Lightning to the checkpoint callbacks.
+    if output is not None:
+        run_dir = Path(output)
+    elif resume:
+        run_dir = _resolve_run_dir(None, name, resume=True, overwrite=False)
+    else:
+        run_dir = Path("runs") / name
+    prepared = _prepare(cfg)
+    prepared.fit(run_dir, FitOptions(resume, False, tuple(callbacks)))
+    return Run(run_dir=run_dir, metrics={}, model=prepared.model, primary=False)
+
+
 def _prepare(cfg: ExperimentConfig) -> Prepared:
+    if cfg.is_image:
+        from trainforge.tasks import image
+
+        return image.prepare(cfg)
     if cfg.is_token:
         from trainforge.tasks import token
 
@@ -311,6 +343,9 @@ def _finish(
         history=fitted.history,
         summary=summary,
         config_yaml=config_yaml,
+        sections=prepared.report_sections(run_dir / "plots", results)
+        if prepared.report_sections is not None
+        else (),
     )
     write_json(run_dir / HISTORY_FILE, fitted.history)
     if not cfg.train.keep_checkpoints:

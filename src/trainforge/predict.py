@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -17,6 +19,7 @@ from trainforge.package import ESTIMATOR, WEIGHTS, read_manifest
 from trainforge.tasks import Target, target_from_state
 
 Rows: TypeAlias = pd.DataFrame | list[Any] | dict[str, Any] | str | Path
+CHUNK_ROWS = 8192  # rows predicted at a time when streaming to a file
 
 
 class Model:
@@ -66,10 +69,27 @@ class Model:
         frame = self.frame(rows)
         return self.target.decode(self.output(frame), frame)
 
+    def predict_stream(self, frame: Any, chunk_rows: int = CHUNK_ROWS) -> Iterator[dict[str, Any]]:
+        """The predictions of `predict`, one at a time, computed `chunk_rows` rows at a time:
+        outputs are held for one chunk only, however long the input.
+
+        Args:
+            frame: what `frame(rows)` returned (sentences and images come as one chunk).
+            chunk_rows: rows per chunk (default 8192).
+        """
+        if not isinstance(frame, pd.DataFrame):
+            yield from self.target.decode(self.output(frame), frame)
+            return
+        if hasattr(self.inputs, "texts"):
+            self.inputs.texts(frame)  # errors name the row of the whole input, not of a chunk
+        for start in range(0, len(frame), chunk_rows):
+            chunk = frame.iloc[start : start + chunk_rows]
+            yield from self.target.decode(self.output(chunk), chunk)
+
     def frame(self, rows: Rows) -> Any:
         """Rows as a DataFrame (strings become the text column of text models); sentences
         (`trainforge.data.conll.Sentences`) for token-classification models."""
-        if self.config.is_token:
+        if self.config.is_token or self.config.is_image:
             return self.inputs.read(rows)
         text_column = self.config.data.text_column if self.config.is_text else None
         return as_frame(rows, self.config.data.encoding, text_column)
@@ -136,6 +156,8 @@ class Model:
         frame = self.frame(rows)
         if self.config.is_token:
             return self._evaluate_sentences(frame)
+        if self.config.is_image:
+            return self._evaluate_images(frame)
         column = self.config.data.label_column
         if column not in frame.columns:
             raise DataError(
@@ -155,6 +177,38 @@ class Model:
             )
         truth = self.target.encode_tags(sentences.tags, sentences.place)  # type: ignore[union-attr]
         return self.target.metrics(truth, self.output(sentences))  # type: ignore[arg-type]
+
+    def _evaluate_images(self, images: Any) -> dict[str, Any]:
+        if images.labels is None:
+            raise DataError(
+                "the images carry no labels; evaluation needs labelled images",
+                where=images.source,
+                fix="Pass a folder with one sub-folder per class or a table with labels, or "
+                "use `trainforge predict` for unlabelled images",
+            )
+        truth = self.target.encode_values(images.labels, lambda i: images.names[i])  # type: ignore[union-attr]
+        return self.target.metrics(truth, self.output(images))  # type: ignore[arg-type]
+
+
+def write_predictions(predictions: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write predictions as JSON lines while they are computed; returns how many.
+
+    Lines go to a hidden temporary file next to `path`, renamed into place at the end, so a
+    failure halfway leaves no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for prediction in predictions:
+                out.write(json.dumps(prediction) + "\n")
+                count += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
 
 
 def encode_targets(target: Target, frame: pd.DataFrame) -> np.ndarray:
@@ -239,6 +293,11 @@ def load(path: str | Path, *, onnx: bool | str = False) -> Model:
     target = target_from_state(manifest["target"])
     if onnx is not False:
         return _load_onnx(path, config, manifest, target, None if onnx is True else str(onnx))
+    if config.is_image:
+        from trainforge.models.image_package import load_image_model
+
+        image_inputs, image_network = load_image_model(path, config, manifest)
+        return Model(config, image_inputs, target, network=image_network)
     if config.is_text:
         from trainforge.models.text_package import load_text_model
 
@@ -275,6 +334,10 @@ def _load_onnx(
 
     check_exportable(path)
     network = load_onnx_network(path, precision)  # type: ignore[arg-type]
+    if config.is_image:
+        from trainforge.models.image_package import load_image_inputs
+
+        return Model(config, load_image_inputs(path), target, network=network)
     if config.is_text:
         from trainforge.models.text_package import load_text_inputs
 

@@ -11,17 +11,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trainforge.config.continual import ContinualConfig
+from trainforge.config.image import IMAGE_TASKS, check_image_settings, image_defaults, model_types
+from trainforge.config.scaling import check_scaling, scaling_input
 from trainforge.config.track import TrackConfig
 from trainforge.config.tune import TuneConfig, key_error
 from trainforge.errors import did_you_mean, format_choices
 
 Task = Literal[
-    "tabular_classification", "tabular_regression", "text_classification", "token_classification"
+    "tabular_classification",
+    "tabular_regression",
+    "text_classification",
+    "token_classification",
+    "image_classification",
 ]
 CLASSIFICATION_TASKS = frozenset(
-    {"tabular_classification", "text_classification", "token_classification"}
+    {"tabular_classification", "text_classification", "token_classification"} | IMAGE_TASKS
 )
 TEXT_TASKS = frozenset({"text_classification", "token_classification"})
+# Ways to fit that use the backbone as a sentence-embedding model (mean pooling).
+SENTENCE_METHODS = frozenset({"frozen", "zero_shot", "setfit"})
 SKLEARN_MODELS = frozenset({"logistic_regression", "random_forest", "hist_gradient_boosting"})
 
 
@@ -37,6 +45,11 @@ class SplitConfig(_Section):
     )
     test: float = Field(default=0.2, ge=0.0, lt=1.0, description="Fraction of rows for test.")
     stratify: bool = Field(default=True, description="Keep class proportions in every split.")
+    seed: int | None = Field(
+        default=None,
+        description="Seed of the split; train.seed by default. Fix it to "
+        "compare runs of several training seeds on the same validation and test rows.",
+    )
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitConfig:
@@ -49,11 +62,24 @@ class SplitConfig(_Section):
 
 
 class AugmentConfig(_Section):
-    """Token-level noise on training text (off by default)."""
+    """Noise on training batches (off by default): token noise for text, transforms for images."""
 
     deletion: float = Field(default=0.0, ge=0.0, lt=0.5, description="Chance to drop each token.")
     swap: float = Field(
         default=0.0, ge=0.0, lt=0.5, description="Chance to swap a token with the next."
+    )
+    random_crop: int = Field(
+        default=0, ge=0, description="Images: pad by this many pixels, crop back at random."
+    )
+    flip: bool = Field(default=False, description="Images: mirror left-right half of the time.")
+    rotate: float = Field(
+        default=0.0, ge=0.0, le=180.0, description="Images: rotate by up to this many degrees."
+    )
+    color_jitter: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Images: scale brightness and contrast by 1±x."
+    )
+    noise: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Images: Gaussian pixel noise, std on a 0-1 scale."
     )
 
 
@@ -80,6 +106,26 @@ class DataConfig(_Section):
         default="|", min_length=1, description="Separates labels in one cell."
     )
     augment: AugmentConfig = AugmentConfig()
+    shots: int | None = Field(
+        default=None,
+        ge=1,
+        description="Train on this many rows per class, sampled (seeded) from data.train.",
+    )
+    labels: str | None = Field(
+        default=None, description="image_classification: IDX label file beside IDX images."
+    )
+    image_column: str = Field(
+        default="path", description="image_classification: column of image paths in a table."
+    )
+    image_size: int | tuple[int, int] | None = Field(
+        default=None, description="image_classification: resize to this (or [height, width])."
+    )
+    channels: Literal[1, 3] | None = Field(
+        default=None, description="image_classification: 1 grey, 3 RGB; inferred when absent."
+    )
+    on_bad_image: Literal["error", "skip"] = Field(
+        default="error", description="image_classification: a corrupt image stops or is skipped."
+    )
     format: Literal["auto", "conll", "jsonl"] = Field(
         default="auto",
         description="token_classification: file format; 'auto' goes by the suffix "
@@ -139,6 +185,27 @@ class AdapterConfig(_Section):
     )
 
 
+class AbstainConfig(_Section):
+    """Answer "unknown" (label null) when the top class's probability is under a threshold."""
+
+    precision: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="Set the threshold on validation data: the lowest one whose answered rows "
+        "reach this precision.",
+    )
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="A fixed threshold instead."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AbstainConfig:
+        if self.precision is not None and self.threshold is not None:
+            raise ValueError("give abstain.precision or abstain.threshold, not both")
+        return self
+
+
 class ModelConfig(_Section):
     """Which model to fit."""
 
@@ -149,15 +216,54 @@ class ModelConfig(_Section):
         "random_forest",
         "hist_gradient_boosting",
         "transformer",
-    ] = Field(default="mlp", description="'transformer' for text tasks (the default there).")
+        "cnn",
+        "resnet",
+        "mobilenet_v2",
+    ] = Field(
+        default="mlp",
+        description="'transformer' for text tasks, 'cnn', 'resnet' or 'mobilenet_v2' for "
+        "images (the defaults there: transformer, cnn).",
+    )
     backbone: str = Field(
         default="minilm",
         description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2), a local folder in "
         "the transformers format, or a hub name.",
     )
-    finetune: Literal["full", "frozen", "lora", "adalora", "ia3", "adapter"] = Field(
-        default="full", description="Which weights train (text tasks)."
+    finetune: Literal[
+        "full", "frozen", "lora", "adalora", "ia3", "adapter", "zero_shot", "setfit", "prompt_lm"
+    ] = Field(
+        default="full",
+        description="Which weights train (text tasks); 'zero_shot' trains nothing (similarity "
+        "of sentence embeddings to label prompts), 'setfit' is contrastive few-shot tuning.",
     )
+    labels: dict[str, str] | list[str] | None = Field(
+        default=None,
+        description="zero_shot: the labels, as names or {label: description}; the training "
+        "data's labels by default.",
+    )
+    template: str = Field(
+        default="This text is about {label}.",
+        description="zero_shot: the prompt each label (or its description) is put into.",
+    )
+    pairs: int = Field(
+        default=20,
+        ge=1,
+        description="setfit: contrastive pairs per training text and direction (positive and "
+        "negative), so pairs grow linearly with the data.",
+    )
+    max_pairs: int | None = Field(
+        default=20_000,
+        ge=1,
+        description="setfit: at most this many pairs in all (large training sets); null for "
+        "no cap.",
+    )
+    context_examples: int = Field(
+        default=0,
+        ge=0,
+        description="prompt_lm: labelled training examples shown in the prompt (balanced "
+        "across labels); 0 asks with the instruction alone.",
+    )
+    abstain: AbstainConfig = AbstainConfig()
     pooling: Literal["auto", "cls", "mean"] = Field(
         default="auto", description="'auto': mean for finetune frozen, cls otherwise."
     )
@@ -169,6 +275,17 @@ class ModelConfig(_Section):
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
     batch_norm: bool = False
+    channels: list[int] | None = Field(
+        default=None,
+        description="Image models: conv widths per block (cnn, default [32, 64, 128]) or per "
+        "stage (resnet).",
+    )
+    depth: int = Field(default=14, description="resnet: 8, 14, 18 (ResNet-18), 20, 26 or 32.")
+    freeze: list[str] = Field(
+        default=[],
+        description="Image models: parameter groups not to train, by name prefix "
+        "(e.g. [stem, layer1], or [features] for mobilenet_v2).",
+    )
     params: dict[str, Any] = Field(
         default={},
         description="Keyword arguments for scikit-learn estimators (model.type classical).",
@@ -184,7 +301,30 @@ class ModelConfig(_Section):
     def _positive_sizes(self) -> ModelConfig:
         if any(size < 1 for size in self.hidden_sizes):
             raise ValueError(f"hidden_sizes must all be >= 1, got {self.hidden_sizes}")
+        if "{label}" not in self.template:
+            raise ValueError(
+                f"template {self.template!r} has no {{label}} placeholder; write e.g. "
+                "'This text is about {label}.'"
+            )
+        if isinstance(self.labels, dict):
+            empty = [name for name, text in self.labels.items() if not str(text).strip()]
+            if empty:
+                raise ValueError(
+                    f"labels: the description of {', '.join(map(repr, empty))} is empty; "
+                    "describe each label, or list the names alone"
+                )
+        if self.labels is not None and len(set(self.labels)) < 2:
+            raise ValueError("labels: a classifier needs at least two distinct labels")
         return self
+
+    @property
+    def label_prompts(self) -> dict[str, str] | None:
+        """label -> the text its prompt is made of (description, else the name as words)."""
+        if self.labels is None:
+            return None
+        if isinstance(self.labels, dict):
+            return {str(k): str(v) for k, v in self.labels.items()}
+        return {str(name): label_words(str(name)) for name in self.labels}
 
 
 class EarlyStoppingConfig(_Section):
@@ -212,7 +352,7 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(
         default=None, ge=1, description="Stop after this many optimiser steps."
     )
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(default=32, ge=1, description="Rows per step on each device.")
     optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adamw"
     lr: float = Field(default=1e-3, gt=0.0)
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="For sgd and rmsprop.")
@@ -264,7 +404,36 @@ class TrainConfig(_Section):
         default=64, ge=1, description="Rows per forward pass when evaluating and predicting."
     )
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: int | Literal["auto"] = Field(
+        default=1,
+        description="Devices (processes) per node; under torchrun or srun, 1 and 'auto' follow "
+        "the launcher. 'auto' alone: every GPU, or one CPU process.",
+    )
+    strategy: Literal["auto", "ddp", "fsdp"] = Field(
+        default="auto", description="How several devices share the work (Lightning strategy)."
+    )
+    precision: Literal["32", "bf16-mixed", "16-mixed"] = Field(
+        default="32", description="Float precision; 16-mixed needs a GPU."
+    )
+    accumulate_grad_batches: int = Field(
+        default=1, ge=1, description="Batches whose gradients are summed per optimiser step."
+    )
+    auto_batch_size: bool = Field(
+        default=False,
+        description="Let Lightning's batch size finder choose batch_size before training, "
+        "doubling from batch_size; `batch_size: auto` sets this.",
+    )
     seed: int = 42
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scaling_input(cls, raw: Any) -> Any:
+        return scaling_input(raw)
+
+    @model_validator(mode="after")
+    def _scaling_fits(self) -> TrainConfig:
+        check_scaling(self)
+        return self
 
     @property
     def window_stride(self) -> int:
@@ -302,6 +471,8 @@ class ExperimentConfig(_Section):
     @classmethod
     def _task_defaults(cls, raw: Any) -> Any:
         """Defaults that differ by task, filled in only where the user gave no value."""
+        if isinstance(raw, dict) and raw.get("task") in IMAGE_TASKS:
+            return image_defaults(raw)
         if not isinstance(raw, dict) or raw.get("task") not in TEXT_TASKS:
             return raw
         raw = dict(raw)
@@ -311,14 +482,24 @@ class ExperimentConfig(_Section):
         defaults = TEXT_TRAIN_DEFAULTS
         if raw.get("task") == "token_classification":
             defaults = TOKEN_TRAIN_DEFAULTS
+        if model.get("finetune") == "setfit":
+            defaults = SETFIT_TRAIN_DEFAULTS
         if model.get("finetune") == "frozen":
             defaults = FROZEN_TRAIN_DEFAULTS
             if raw.get("task") == "token_classification":
                 defaults = TOKEN_FROZEN_TRAIN_DEFAULTS
+        if model.get("backbone") == "smollm2" and model.get("finetune") == "lora":
+            train.setdefault("lr", 2e-4)  # LoRA on a causal language model
         for key, value in defaults.items():
             train.setdefault(key, value)
         raw["model"], raw["train"] = model, train
         return raw
+
+    @property
+    def split_seed(self) -> int:
+        """The seed that carves validation/test from train and samples `data.shots`."""
+        seed = self.data.split.seed
+        return self.train.seed if seed is None else seed
 
     @property
     def is_text(self) -> bool:
@@ -329,12 +510,16 @@ class ExperimentConfig(_Section):
         return self.task == "token_classification"
 
     @property
+    def is_image(self) -> bool:
+        return self.task in IMAGE_TASKS
+
+    @property
     def pooling(self) -> str:
         if self.is_token:
             return "cls"  # the backbone's own token-classification head
         if self.model.pooling != "auto":
             return self.model.pooling
-        return "mean" if self.model.finetune == "frozen" else "cls"
+        return "mean" if self.model.finetune in SENTENCE_METHODS else "cls"
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
@@ -347,13 +532,26 @@ class ExperimentConfig(_Section):
                 f"train.loss {self.train.loss!r} does not fit task {self.task!r}; "
                 f"use one of {format_choices(sorted(allowed))} or 'auto'"
             )
-        if self.is_text != (self.model.type == "transformer"):
+        fitting = model_types(self.task)
+        if self.model.type not in fitting:
             raise ValueError(
-                f"model.type {self.model.type!r} does not fit task {self.task!r}; text tasks use "
-                "'transformer' (the default), tabular tasks any other type"
+                f"model.type {self.model.type!r} does not fit task {self.task!r}; use one of "
+                f"{format_choices(fitting)}"
             )
+        check_image_settings(self)
         if self.is_token:
             self._check_token_task()
+        if self.model.finetune in ("zero_shot", "setfit") and self.model.pooling == "cls":
+            raise ValueError(
+                f"model.finetune {self.model.finetune!r} compares mean-pooled sentence "
+                "embeddings; set model.pooling to 'mean' or 'auto'"
+            )
+        if self.model.finetune in ("zero_shot", "setfit", "prompt_lm") and (
+            self.task != "text_classification" or self.data.multi_label
+        ):
+            raise ValueError(
+                f"model.finetune {self.model.finetune!r} is for single-label text_classification"
+            )
         if self.model.finetune == "frozen" and self.model.pooling == "cls":
             raise ValueError(
                 "model.finetune 'frozen' trains a head on cached mean-pooled sentence embeddings; "
@@ -439,6 +637,14 @@ class ExperimentConfig(_Section):
             )
 
 
+def label_words(name: str) -> str:
+    """A label name as words: "card_arrival" -> "card arrival", "lostCard" -> "lost card"."""
+    import re
+
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    return re.sub(r"[_\-.]+", " ", spaced).strip().lower() or name
+
+
 def _check_value(base: dict[str, Any], key: str, value: Any) -> None:
     """Raise when setting `key` to `value` (a bound of its search range) breaks the config."""
     from pydantic import ValidationError
@@ -481,6 +687,14 @@ FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
     "scheduler": "none",
     "weight_decay": 0.0,
     "early_stopping": {"monitor": "val_loss", "patience": 10},
+}
+
+# SetFit's own defaults: one pass over the pairs at a small learning rate for the body.
+SETFIT_TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 1,
+    "lr": 2e-5,
+    "batch_size": 16,
+    "early_stopping": None,
 }
 
 # The head of a frozen tagger trains on one cached feature per word: many more, cheaper rows.

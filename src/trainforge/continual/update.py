@@ -117,6 +117,12 @@ def update(
     rules = parse_gate(gate)
     package = resolve(model_dir)
     old = load(package)
+    if old.config.is_image:
+        raise PackageError(
+            "image packages keep no replay memory and cannot be updated yet",
+            where=str(model_dir),
+            fix="Train a new model with model.init_from: this folder (transfer learning)",
+        )
     version = next_name(model_dir)
     work = model_dir / f".update-{version}"
     shutil.rmtree(work, ignore_errors=True)
@@ -345,7 +351,7 @@ def _merge_memory(previous: Path, package: Path, new_test: Path, cfg: Any) -> No
     from trainforge.continual.memory import capped_lines, write_lines
 
     settings, column = cfg.continual, cfg.data.label_column
-    parts = {
+    parts: dict[str, list[tuple[str | None, pd.DataFrame | None]]] = {
         REPLAY: [(None, read_memory(previous, REPLAY)), (None, read_memory(package, REPLAY))],
         HELDOUT: [
             *read_experiences(previous),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from trainforge.config import DataConfig
@@ -133,3 +135,25 @@ def _split(
     kept.attrs.update(attrs)
     taken.attrs.update(attrs)
     return kept, taken
+
+
+def sample_shots(labels: np.ndarray, shots: int, seed: int, names: list[str], where: str) -> Any:
+    """`shots` row indices per class (sorted), seeded.
+
+    Each class's rows are shuffled once by the seed and the first `shots` taken, so the sample
+    for 8 shots is inside the sample for 32: a ladder of sizes adds examples, it never swaps them.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for cls in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == cls))
+        if len(rows) < shots:
+            smallest = min(int((labels == c).sum()) for c in np.unique(labels))
+            raise DataError(
+                f"data.shots is {shots}, but the label {names[int(cls)]!r} has only {len(rows)} "
+                "training rows",
+                where=where,
+                fix=f"Set data.shots to at most {smallest} (the smallest class), or add rows",
+            )
+        chosen.append(rows[:shots])
+    return np.sort(np.concatenate(chosen))

@@ -165,6 +165,7 @@ def write_report(
     history: list[dict[str, float]],
     summary: dict[str, Any],
     config_yaml: str,
+    sections: Sequence[str] = (),
 ) -> Path:
     """Write ``run_dir/plots/*.png`` and a self-contained ``run_dir/report.html``.
 
@@ -177,6 +178,8 @@ def write_report(
         history: per-epoch training log (may be empty: no learning-curve section).
         summary: key → value facts shown at the top (task, model, rows, timings ...).
         config_yaml: the resolved config, shown verbatim.
+        sections: extra HTML sections a task adds before the config (images: the grid of
+            misclassified images).
 
     Returns:
         The path of ``report.html``.
@@ -232,7 +235,7 @@ def write_report(
             else:
                 parts.append(_regression_plots(split, plots_dir))
 
-    parts += ["<h2>Resolved config</h2>", f"<pre>{esc(config_yaml)}</pre>"]
+    parts += [*sections, "<h2>Resolved config</h2>", f"<pre>{esc(config_yaml)}</pre>"]
 
     page = document(title, parts)
     report_path = run_dir / "report.html"

@@ -32,6 +32,7 @@ def network_spec(net: TextClassifier, cfg: ExperimentConfig, n_outputs: int) -> 
     """The manifest entry that tells `load_text_model` how to rebuild the network."""
     return {
         "pooling": net.pooling,
+        "normalize": net.normalize,
         "head": "token" if cfg.is_token else "sequence",
         "n_outputs": n_outputs,
         "adapters": hasattr(net, "adapters"),
@@ -70,6 +71,10 @@ def load_text_model(
     from trainforge.models.transformer import load_encoder, resolve_backbone
 
     spec = manifest["network"]
+    if spec.get("kind") == "prompt_lm":
+        from trainforge.tasks.prompt import load_prompt_model
+
+        return load_prompt_model(folder, cfg, manifest)  # type: ignore[no-any-return]
     multi = manifest["target"]["kind"] == "multilabel"
     tokens = spec.get("head") == "token"
     if spec["adapter_only"]:
@@ -93,7 +98,13 @@ def load_text_model(
             multi,
             tokens=tokens,
         )
-    net = TextClassifier(encoder, spec["pooling"], spec["n_outputs"], cfg.model.dropout)
+    net = TextClassifier(
+        encoder,
+        spec["pooling"],
+        spec["n_outputs"],
+        cfg.model.dropout,
+        normalize=spec.get("normalize", False),
+    )
     if net.head is not None:
         net.head.load_state_dict(load_file(folder / HEAD))
     if spec["adapters"]:

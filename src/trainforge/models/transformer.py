@@ -114,12 +114,23 @@ class TextClassifier(nn.Module):
         pooling: "cls" or "mean".
         n_outputs: number of logits.
         dropout: dropout before the mean-pooling head.
+        normalize: scale sentence features to unit length (cosine similarity to the head's
+            rows; zero-shot and SetFit models, as sentence-embedding models are used).
     """
 
-    def __init__(self, encoder: nn.Module, pooling: str, n_outputs: int, dropout: float) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        pooling: str,
+        n_outputs: int,
+        dropout: float,
+        *,
+        normalize: bool = False,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
+        self.normalize = normalize
         self.head: nn.Module | None = None
         if pooling == "mean":
             hidden: int = encoder.config.hidden_size  # type: ignore[union-attr, assignment]
@@ -133,7 +144,8 @@ class TextClassifier(nn.Module):
     def embed(self, **inputs: torch.Tensor) -> torch.Tensor:
         """Pooled sentence features (mean pooling layout only)."""
         hidden = self.encoder(**inputs).last_hidden_state
-        return mean_pool(hidden, inputs["attention_mask"])
+        pooled = mean_pool(hidden, inputs["attention_mask"])
+        return nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
 
 class HeadOnly(nn.Module):

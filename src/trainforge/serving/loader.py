@@ -22,7 +22,7 @@ from trainforge.versions import POINTER, resolve
 
 __all__ = ["POINTER", "LoadedModel", "load_package", "resolve", "version_id"]
 
-InputKind = Literal["text", "token", "tabular"]
+InputKind = Literal["text", "token", "tabular", "image"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,13 @@ def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedMo
     metrics_file = package / "metrics.json"
     metrics = json.loads(metrics_file.read_text("utf-8")) if metrics_file.is_file() else {}
     kind: InputKind = (
-        "token" if model.config.is_token else "text" if model.config.is_text else "tabular"
+        "image"
+        if model.config.is_image
+        else "token"
+        if model.config.is_token
+        else "text"
+        if model.config.is_text
+        else "tabular"
     )
     model.predict([warmup_input(model, kind)])
     return LoadedModel(
@@ -92,7 +98,12 @@ def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedMo
 
 
 def warmup_input(model: Any, kind: InputKind) -> Any:
-    """One valid input: a short text, or a table row of the training fill values."""
+    """One valid input: a short text, a blank image, or a table row of the training fill values."""
+    if kind == "image":
+        import numpy as np
+
+        channels, (height, width) = model.inputs.format.channels, model.inputs.format.size
+        return np.zeros((height, width, channels) if channels == 3 else (height, width), np.uint8)
     if kind != "tabular":
         return "warm up"
     row: dict[str, Any] = {c["name"]: c["fill"] for c in model.inputs.numeric_}
@@ -103,6 +114,13 @@ def warmup_input(model: Any, kind: InputKind) -> Any:
 def input_schema(model: Any, kind: InputKind) -> dict[str, Any]:
     """JSON schema of one element of `inputs`, for GET /v1/metadata."""
     data = model.config.data
+    if kind == "image":
+        return {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "an image file (PNG, JPEG, ...) in base64; a data: URI prefix is "
+            "allowed",
+        }
     if kind == "token":
         return {
             "anyOf": [

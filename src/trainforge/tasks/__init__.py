@@ -25,6 +25,8 @@ def make_target(config: ExperimentConfig) -> Target:
             loss=config.loss,
             class_weight=config.train.class_weight,
             label_smoothing=config.train.label_smoothing,
+            abstain_precision=config.model.abstain.precision,
+            threshold=config.model.abstain.threshold,
         )
     return RegressionTarget(config.data.label_column, loss=config.loss)
 

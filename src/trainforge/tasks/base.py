@@ -53,6 +53,8 @@ class Prepared:
         select_rows: (split, row indices) -> those rows with only the columns the config uses
             (label values as in the data); None where the task keeps no memory for updates.
         labels: encoded labels per split (for class-balanced samples).
+        report_sections: (plots folder, evaluated splits) -> extra HTML sections of the
+            report (the image task's grid of misclassified images); None for none.
     """
 
     model: Any
@@ -63,3 +65,4 @@ class Prepared:
     write_files: Callable[[Path], None]
     select_rows: Callable[[str, np.ndarray], Any] | None = None
     labels: dict[str, np.ndarray] = field(default_factory=dict)
+    report_sections: Callable[[Path, list[Any]], list[str]] | None = None

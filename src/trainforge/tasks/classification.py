@@ -20,6 +20,8 @@ class ClassificationTarget:
         loss: "cross_entropy" (k logits, softmax) or "bce" (binary only: one logit, sigmoid).
         class_weight: "balanced" weighs the loss by inverse class frequency.
         label_smoothing: for cross_entropy.
+        abstain_precision: set the abstention threshold on validation data for this precision.
+        threshold: a fixed abstention threshold: below it the prediction is null ("unknown").
     """
 
     kind = "classification"
@@ -30,11 +32,15 @@ class ClassificationTarget:
         loss: str = "cross_entropy",
         class_weight: str = "none",
         label_smoothing: float = 0.0,
+        abstain_precision: float | None = None,
+        threshold: float | None = None,
     ) -> None:
         self.column = column
         self.loss = loss
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.abstain_precision = abstain_precision
+        self.threshold_ = threshold
 
     # --- learned state ----------------------------------------------------------------------
 
@@ -82,11 +88,19 @@ class ClassificationTarget:
             "labels": self.labels_,
             "class_weights": self.class_weights_,
             "label_smoothing": self.label_smoothing,
+            "abstain_precision": self.abstain_precision,
+            "threshold": self.threshold_,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ClassificationTarget:
-        target = cls(state["column"], state["loss"], label_smoothing=state["label_smoothing"])
+        target = cls(
+            state["column"],
+            state["loss"],
+            label_smoothing=state["label_smoothing"],
+            abstain_precision=state.get("abstain_precision"),
+            threshold=state.get("threshold"),
+        )
         target.labels_ = state["labels"]
         target.class_weights_ = state["class_weights"]
         return target
@@ -171,14 +185,27 @@ class ClassificationTarget:
         """Full evaluation metrics from labels and probabilities."""
         from trainforge.evaluation import classification_metrics
 
-        return classification_metrics(y_true, output, self.labels_)
+        metrics = classification_metrics(y_true, output, self.labels_)
+        if self.threshold_ is not None:
+            metrics |= abstention_metrics(y_true, output, self.threshold_)
+        return metrics
+
+    def tune_threshold(self, y_true: np.ndarray, proba: np.ndarray) -> float | None:
+        """With `abstain_precision`: the lowest threshold on the top probability whose answered
+        (validation) rows reach that precision; saved with the model."""
+        if self.abstain_precision is not None:
+            self.threshold_ = precision_threshold(y_true, proba, self.abstain_precision)
+        return self.threshold_
 
     def decode(self, output: np.ndarray, rows: Any = None) -> list[dict[str, Any]]:
-        """One prediction per row: label, its probability, and every class's probability."""
+        """One prediction per row: label, its probability, and every class's probability.
+
+        Under the abstention threshold the label is None ("unknown"); the scores stay."""
         best = output.argmax(axis=1)
+        floor = -1.0 if self.threshold_ is None else self.threshold_
         return [
             {
-                "label": self.labels_[b],
+                "label": self.labels_[b] if row[b] >= floor else None,
                 "score": round(float(row[b]), 6),
                 "probabilities": {
                     label: round(float(p), 6) for label, p in zip(self.labels_, row, strict=True)
@@ -195,3 +222,33 @@ def balanced_weights(counts: Mapping[str, int], labels: Sequence[str]) -> list[f
     """Inverse-frequency loss weights, n / (k * count) per label (scikit-learn's "balanced")."""
     total = sum(counts.get(label, 0) for label in labels)
     return [total / (len(labels) * max(counts.get(label, 0), 1)) for label in labels]
+
+
+def precision_threshold(y_true: np.ndarray, proba: np.ndarray, precision: float) -> float:
+    """The lowest top-probability threshold at which the rows answered reach `precision`.
+
+    Rows are answered when their top probability is at or over the threshold. Where no
+    threshold reaches the precision, the highest top probability: only the surest rows answer.
+    """
+    top = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    order = np.argsort(-top, kind="stable")
+    # Precision of the k surest rows, for every k; a threshold must take all ties together.
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    sorted_top = top[order]
+    last_of_tie = np.r_[sorted_top[1:] != sorted_top[:-1], True]
+    reaching = np.flatnonzero(last_of_tie & (running >= precision))
+    if len(reaching) == 0:
+        return float(sorted_top[0]) if len(sorted_top) else 1.0
+    return float(sorted_top[reaching[-1]])
+
+
+def abstention_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Coverage (share of rows answered) and the accuracy of the answered rows."""
+    answered = proba.max(axis=1) >= threshold
+    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    return {
+        "abstain_threshold": round(float(threshold), 6),
+        "coverage": float(answered.mean()) if len(answered) else 0.0,
+        "answered_accuracy": float(correct[answered].mean()) if answered.any() else None,
+    }

@@ -26,7 +26,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     from trainforge.pipeline import seed_all
 
     old = load_start(cfg)  # model.init_from: an update starts from this package
-    splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.train.seed)
+    splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.split_seed)
     # Tabular targets are fitted on the frame; multi-label targets (data.multi_label) are text-only.
     target = make_target(cfg)
     if old is not None:

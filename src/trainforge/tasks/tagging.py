@@ -235,7 +235,10 @@ class EntityScores:
             self.pred.append([self.labels[i] for i in p[keep]])
 
     def compute(self) -> dict[str, float]:
-        scores = entity_metrics(self.true, self.pred)
+        from trainforge.training.distributed import gather_objects
+
+        # With several processes, entities of every process's sentences are scored together.
+        scores = entity_metrics(gather_objects(self.true), gather_objects(self.pred))
         return {key: float(scores[key]) for key in ("f1", "precision", "recall", "accuracy")}
 
     def to(self, device: Any) -> EntityScores:

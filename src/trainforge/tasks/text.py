@@ -17,6 +17,7 @@ from trainforge.data.text import (
     split_off,
     tokenize,
 )
+from trainforge.errors import DataError
 from trainforge.predict import Model
 from trainforge.tasks import make_target
 from trainforge.tasks.base import FitOptions, Fitted, Prepared
@@ -42,7 +43,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     from trainforge.continual.start import copy_weights, load_start
 
     old = load_start(cfg)  # model.init_from: an update starts from this package
-    known = old.target.labels_ if old is not None else ()
+    known = [*(old.target.labels_ if old is not None else ()), *(cfg.model.labels or ())]
+    _check_named_labels(cfg, train_labels, sources["train"].source)
     if isinstance(target, ClassificationTarget):
         target.fit_values(train_labels, sources["train"].source, known)
     else:
@@ -56,7 +58,23 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     }
     datasets = {split: s.dataset for split, s in sources.items()}
     _split_missing(cfg, datasets, labels, sources["train"])
+    if data.shots is not None:
+        from trainforge.data.split import sample_shots
 
+        chosen = sample_shots(
+            labels["train"], data.shots, cfg.train.seed, target.labels_, sources["train"].source
+        )
+        datasets["train"], labels["train"] = (
+            datasets["train"].select(chosen),
+            labels["train"][chosen],
+        )
+
+    from trainforge.models.prompt_lm import is_causal_lm
+
+    if cfg.model.finetune == "prompt_lm" or is_causal_lm(cfg.model.backbone):
+        from trainforge.tasks.prompt import prepare_prompt
+
+        return prepare_prompt(cfg, datasets, labels, target)
     backbone = resolve_backbone(cfg.model.backbone)
     tokenizer = load_tokenizer(backbone)
     encoded = {
@@ -67,6 +85,11 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
 
     seed_all(cfg.train.seed)
     net = _build_network(cfg, backbone, target)
+    if cfg.model.finetune == "zero_shot":
+        from trainforge.models.sentence import init_zero_shot, label_prompts
+
+        prompts = label_prompts(cfg, target.labels_)
+        init_zero_shot(net, tokenizer, prompts, cfg.train.max_length)
     if old is not None:
         copy_weights(net, old, target.labels_)
         del old
@@ -83,6 +106,13 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     spec = network_spec(net, cfg, target.n_outputs)
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
+        if cfg.model.finetune == "zero_shot":
+            return Fitted([], 0.0, 0.0, {"zero_shot_prompts": prompts})
+        if cfg.model.finetune == "setfit":
+            from trainforge.models.sentence import fit_setfit
+
+            texts = [str(t) for t in column_values(datasets["train"], data.text_column)]
+            return fit_setfit(net, backbone, texts, labels["train"], cfg, run_dir, options)
         return _fit(model, cfg, encoded, labels, tokenizer, run_dir, options)
 
     def evaluate(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +138,21 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     )
 
 
+def _check_named_labels(cfg: ExperimentConfig, values: list[Any], source: str) -> None:
+    """With `model.labels`, every label of the training data must be one of them."""
+    if cfg.model.labels is None or cfg.data.multi_label:
+        return
+    named = {str(label) for label in cfg.model.labels}
+    unnamed = sorted({str(v) for v in values} - named)
+    if unnamed:
+        raise DataError(
+            f"the data holds label(s) {', '.join(map(repr, unnamed[:5]))} that model.labels "
+            f"does not name (it names {', '.join(map(repr, sorted(named)[:8]))})",
+            where=source,
+            fix="Add them to model.labels, or fix the data's label column",
+        )
+
+
 def _select(dataset: Any, index: np.ndarray, cfg: ExperimentConfig) -> Any:
     """Rows `index` of a split: the text column(s) and the label column, as a DataFrame."""
     data = cfg.data
@@ -130,7 +175,7 @@ def _split_missing(
             continue
         strata = [str(v) for v in labels["train"]] if stratify else None
         kept, taken = split_off(
-            len(datasets["train"]), fraction / whole, strata, cfg.train.seed, train.source
+            len(datasets["train"]), fraction / whole, strata, cfg.split_seed, train.source
         )
         datasets[name] = datasets["train"].select(taken)
         datasets["train"] = datasets["train"].select(kept)
@@ -165,7 +210,10 @@ def _build_network(cfg: ExperimentConfig, backbone: str, target: Any) -> Any:
     encoder = load_encoder(
         backbone, cfg.pooling, target.labels_, target.n_outputs, target.kind == "multilabel"
     )
-    return TextClassifier(encoder, cfg.pooling, target.n_outputs, cfg.model.dropout)
+    sentence = cfg.model.finetune in ("zero_shot", "setfit")
+    return TextClassifier(
+        encoder, cfg.pooling, target.n_outputs, cfg.model.dropout, normalize=sentence
+    )
 
 
 def _loader(dataset: Any, cfg: ExperimentConfig, tokenizer: Any, *, shuffle: bool) -> Any:

@@ -117,7 +117,7 @@ def _split_missing(
         if name in sentences or fraction <= 0:
             continue
         train = sentences["train"]
-        kept, taken = split_off(len(train), fraction / whole, None, cfg.train.seed, train.source)
+        kept, taken = split_off(len(train), fraction / whole, None, cfg.split_seed, train.source)
         sentences[name], sentences["train"] = train.subset(taken), train.subset(kept)
         tags[name] = [tags["train"][i] for i in taken]
         tags["train"] = [tags["train"][i] for i in kept]

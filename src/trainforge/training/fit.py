@@ -18,8 +18,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch.utils.data import DataLoader
 
 from trainforge.config import TrainConfig
+from trainforge.errors import ConfigError
 from trainforge.tasks.base import FitOptions, Fitted
 from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
+from trainforge.training.distributed import check_hardware, shard_loader, topology, world_size
 from trainforge.training.module import TrainingModule
 
 CHECKPOINTS = "checkpoints"
@@ -34,6 +36,7 @@ class FitResult:
     samples_per_second: float
     epochs_run: int
     best_epoch: int | None
+    batch_size: int | None = None  # chosen by the batch size finder (`batch_size: auto`)
 
 
 def quiet_lightning() -> None:
@@ -46,6 +49,8 @@ def quiet_lightning() -> None:
     # We put the network in train mode ourselves at each epoch start (see TrainingModule).
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+    # Validation metrics are torchmetrics (synced by compute) or gathered: equal on every rank.
+    warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed.*")
 
 
 def fit(
@@ -108,14 +113,38 @@ def fit(
     callbacks += [best, last]
     if progress:
         callbacks.append(_EpochBar())
-    steps = len(train_loader)
+    check_hardware(cfg, torch.cuda.is_available())
+    topo, world = topology(cfg), world_size(cfg)
+    chosen = None
+    if cfg.auto_batch_size:
+        from trainforge.training.batch_size import find_batch_size
+        from trainforge.training.distributed import with_batch_size
+
+        if world > 1:
+            raise ConfigError(
+                f"batch_size 'auto' runs on one process, and this run has {world}",
+                where="train.batch_size",
+                fix="Find the batch size with one process (or `trainforge plan`), then set it",
+            )
+        chosen = find_batch_size(module, (train_loader, val_loader), cfg, checkpoint_dir)
+        train_loader = with_batch_size(train_loader, chosen)
+    # Training shards have the same length on every rank: rank 0's tells the steps per epoch.
+    steps = len(shard_loader(train_loader, 0, world, train=True))
     # With max_steps inside the first epoch, validate when training stops, not at epoch end.
-    val_every = min(steps, cfg.max_steps) if cfg.max_steps else steps
+    batches = cfg.max_steps * cfg.accumulate_grad_batches if cfg.max_steps else steps
+    val_every = min(steps, batches)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
         accelerator=cfg.accelerator,
-        devices=1,
+        devices=topo.devices,
+        num_nodes=topo.num_nodes,
+        strategy=_strategy(cfg.strategy, world),
+        precision=cfg.precision,
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        # Our samplers shard by rank themselves (training/distributed.py); Lightning's
+        # DistributedSampler would re-shuffle them and repeat validation rows.
+        use_distributed_sampler=False,
         gradient_clip_val=cfg.gradient_clip,
         deterministic=True if cfg.accelerator == "cpu" else "warn",
         callbacks=callbacks,
@@ -129,6 +158,10 @@ def fit(
         limit_val_batches=1.0 if val_loader is not None else 0,
         val_check_interval=val_every if val_loader is not None else None,
     )
+    rank = trainer.global_rank
+    train_loader = shard_loader(train_loader, rank, world, train=True)
+    if val_loader is not None:
+        val_loader = shard_loader(val_loader, rank, world, train=False)
     last_file = checkpoint_dir / "last.ckpt"
     trainer.fit(
         module,
@@ -142,7 +175,9 @@ def fit(
     for optimizer in trainer.optimizers:
         optimizer.state.clear()
     module.zero_grad(set_to_none=True)
-    if cfg.restore_best and best.best_model_path:
+    # Only the primary process evaluates; the others need not read the file (on another node
+    # it may not even be there).
+    if cfg.restore_best and best.best_model_path and trainer.is_global_zero:
         # weights_only: a checkpoint is data, never code.
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
@@ -150,10 +185,26 @@ def fit(
     return FitResult(
         history=history.history,
         train_time_s=throughput.fit_seconds,
-        samples_per_second=throughput.samples_per_second,
+        # Each process counts its own rows; they all step at the same pace.
+        samples_per_second=throughput.samples_per_second * world,
         epochs_run=trainer.current_epoch,
         best_epoch=best_epoch,
+        batch_size=chosen,
     )
+
+
+def _strategy(name: str, world: int) -> Any:
+    """Lightning's strategy for `train.strategy`.
+
+    DDP gets `static_graph`: a trainable parameter that no forward pass uses (the pretrained
+    pooler under mean pooling) would otherwise stop the first backward pass, and the graph of
+    our models never changes between steps.
+    """
+    if name == "ddp" or (name == "auto" and world > 1):
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(static_graph=True)
+    return name
 
 
 class _DiskCheckpointIO(TorchCheckpointIO):
@@ -252,7 +303,11 @@ def fit_network(
         history=result.history,
         train_time_s=result.train_time_s,
         samples_per_second=result.samples_per_second,
-        extra={"epochs_run": result.epochs_run, "best_epoch": result.best_epoch},
+        extra={
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "batch_size": result.batch_size,
+        },
     )
 
 

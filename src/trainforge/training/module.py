@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from trainforge.config import TrainConfig
 from trainforge.training.optim import build_optimizer, build_scheduler, parameter_groups
@@ -36,6 +37,10 @@ class TrainingModule(L.LightningModule):
         self.cfg = cfg
         self.loss_fn = target.loss_fn()
         self.val_metrics = target.metric_collection()
+        # A torchmetrics mean: with several processes, compute() weighs every row once
+        # (Lightning's sync_dist would average the per-process means). NaN stays NaN, so
+        # early stopping sees a diverged run ("disable" would also drop the weights).
+        self.val_loss = MeanMetric(nan_strategy=float("nan"))
         # An extra loss term (net, batch, output) -> scalar, set by a callback: the EWC or
         # distillation penalty of a continual update.
         self.penalty: Callable[[nn.Module, dict[str, torch.Tensor], torch.Tensor], Any] | None
@@ -58,7 +63,9 @@ class TrainingModule(L.LightningModule):
             loss = loss + self.cfg.l1 * sum(
                 p.abs().sum() for p in self.net.parameters() if p.requires_grad and p.ndim >= 2
             )
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
+        # Every process trains on equally many rows, so the mean of their means is exact.
+        n = len(batch["labels"])
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -69,13 +76,17 @@ class TrainingModule(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self(batch)
         loss = self.loss_fn(output, batch["labels"])
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["labels"]))
+        self.val_loss.update(loss.detach(), weight=len(batch["labels"]))
         labels = self.target.metric_target(batch["labels"])
         self.val_metrics.update(self.target.probabilities(output), labels)
 
     def on_validation_epoch_end(self) -> None:
+        # compute() gathers the states of every process first: scores of all rows, never an
+        # average of per-process F1s.
+        self.log("val_loss", self.val_loss.compute())
         for name, value in self.val_metrics.compute().items():
             self.log(f"val_{name}", self.target.rescale_metric(name, float(value)))
+        self.val_loss.reset()
         self.val_metrics.reset()
 
     def configure_optimizers(self) -> Any:

@@ -21,35 +21,66 @@ class LengthGroupedBatchSampler:
     As the transformers Trainer's `group_by_length`: shuffle, cut into mega-batches of
     `mega` batches, sort each by length, cut into batches; then shuffle the batches.
 
+    With several processes (`sharded`), the batches are cut `world` times larger and each
+    process takes every `world`-th example of each: together they make the same batches as one
+    process with `batch_size × world` examples.
+
     Args:
         lengths: token count of every example.
-        batch_size: examples per batch.
+        batch_size: examples per batch (per process).
         seed: shuffling seed.
         mega: batches per sorted group (larger: less padding, less randomness).
+        rank: this process's rank, when sharded.
+        world: the number of processes.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, mega: int = 50) -> None:
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        seed: int,
+        mega: int = 50,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.lengths = lengths
         self.batch_size = batch_size
         self.mega = mega
+        self.rank, self.world = rank, world
         # Lightning calls set_epoch on `batch_sampler.sampler` before each epoch.
         self.sampler = EpochShuffleSampler(len(lengths), seed)
 
+    def sharded(self, rank: int, world: int) -> LengthGroupedBatchSampler:
+        """This process's share of the batches (see `trainforge.training.distributed`)."""
+        return LengthGroupedBatchSampler(
+            self.lengths, self.batch_size, self.sampler.seed, self.mega, rank, world
+        )
+
+    def resized(self, batch_size: int) -> LengthGroupedBatchSampler:
+        """The same sampler with another batch size (the batch size finder)."""
+        return LengthGroupedBatchSampler(
+            self.lengths, batch_size, self.sampler.seed, self.mega, self.rank, self.world
+        )
+
     def __iter__(self) -> Iterator[list[int]]:
+        from trainforge.training.distributed import pad_to_multiple
+
         order = list(self.sampler)
-        size = self.batch_size * self.mega
+        step = self.batch_size * self.world
+        size = step * self.mega
         batches = []
         for start in range(0, len(order), size):
             group = sorted(order[start : start + size], key=lambda i: -self.lengths[i])
-            batches += [
-                group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)
-            ]
+            batches += [group[i : i + step] for i in range(0, len(group), step)]
         generator = torch.Generator().manual_seed(self.sampler.seed * 7919 + self.sampler.epoch)
         permutation = torch.randperm(len(batches), generator=generator).tolist()
-        return iter([batches[i] for i in permutation])
+        if self.world == 1:
+            return iter([batches[i] for i in permutation])
+        shares = [pad_to_multiple(batches[i], self.world) for i in permutation]
+        return iter([share[self.rank :: self.world] for share in shares])
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        return math.ceil(len(self.lengths) / (self.batch_size * self.world))
 
 
 def pad_batch(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -1,0 +1,333 @@
+"""`trainforge plan CONFIG`: parameters, memory and a batch size, before any training.
+
+The network is built as training builds it (with `model.finetune` applied, so LoRA or a frozen
+backbone shows in the trainable count) but no data set is read beyond what sizes the network
+(a tabular file, for its feature columns). Activation memory is measured, not modelled: one
+forward pass on a probe batch of `PROBE_ROWS` rows records every tensor autograd keeps for the
+backward pass (`torch.autograd.graph.saved_tensors_hooks`), under the configured precision.
+
+Example:
+    >>> print(trainforge.plan("examples/sst2.yaml").text())
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainforge.config import ExperimentConfig, load_config
+
+PROBE_ROWS = 2
+SAFETY = 0.8  # plan to use at most this share of the free memory
+# The batch size finder's ceiling too (training/batch_size.py).
+MAX_SUGGESTED = 1024
+# Optimiser state per trainable parameter, in parameter-sized values.
+OPTIMIZER_VALUES = {"adam": 2, "adamw": 2, "sgd": 1, "rmsprop": 2}
+ASSUMED_LABELS = 2
+
+
+@dataclass
+class Plan:
+    """Sizes in bytes, per device; `peak_bytes` = weights + gradients + optimizer + activations.
+
+    Attributes:
+        model: what was built.
+        parameters: all parameters.
+        trainable: parameters that training updates.
+        activation_bytes_per_row: kept for the backward pass, per example.
+        batch_size: the configured batch size per device.
+        weights_bytes, gradient_bytes, optimizer_bytes, activation_bytes: per device.
+        runtime_bytes: the process itself (libraries, interpreter), measured now (CPU only).
+        peak_bytes: expected peak of model memory per device.
+        device: where training would run.
+        available_bytes: free memory there now.
+        suggested_batch_size: largest power of two that fits in SAFETY × available.
+        notes: assumptions made.
+    """
+
+    model: str
+    parameters: int
+    trainable: int
+    activation_bytes_per_row: float
+    batch_size: int
+    weights_bytes: int
+    gradient_bytes: int
+    optimizer_bytes: int
+    activation_bytes: int
+    runtime_bytes: int
+    peak_bytes: int
+    device: str
+    available_bytes: int
+    suggested_batch_size: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def text(self) -> str:
+        """The plan as the CLI prints it."""
+        if self.parameters == 0:  # a scikit-learn estimator: nothing to size
+            return "\n".join(
+                [f"Model:              {self.model}", f"Device:             {self.device}"]
+                + [f"Note: {note}" for note in self.notes]
+            )
+        share = self.trainable / self.parameters if self.parameters else 0.0
+        runtime = f" (+ {_size(self.runtime_bytes)} for the process)" if self.runtime_bytes else ""
+        lines = [
+            f"Model:              {self.model}",
+            f"Parameters:         {self.parameters:,}",
+            f"Trainable:          {self.trainable:,} ({share:.2%})",
+            f"Activations:        {_size(self.activation_bytes_per_row)} per example "
+            f"(measured on a probe batch)",
+            f"Per device, batch {self.batch_size}:",
+            f"  weights           {_size(self.weights_bytes)}",
+            f"  gradients         {_size(self.gradient_bytes)}",
+            f"  optimizer state   {_size(self.optimizer_bytes)}",
+            f"  activations       {_size(self.activation_bytes)}",
+            f"  expected peak     {_size(self.peak_bytes)}{runtime}",
+            f"Device:             {self.device}, {_size(self.available_bytes)} free",
+            f"Suggested batch size: {self.suggested_batch_size} (largest power of two within "
+            f"{SAFETY:.0%} of the free memory, at most {MAX_SUGGESTED})",
+        ]
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def plan(
+    config: str | Path | dict[str, Any] | ExperimentConfig,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> Plan:
+    """Estimate the memory of training `config` on this machine's device, without training.
+
+    Args:
+        config: a YAML path, a dict, or a validated ExperimentConfig.
+        overrides: "dotted.key=value" strings applied on top of the config.
+    """
+    cfg = config if isinstance(config, ExperimentConfig) else load_config(config, overrides)
+    notes: list[str] = []
+    network, probe, name = _network(cfg, notes)
+    runtime = _runtime_bytes(network)
+    train = cfg.train
+    if network is None:
+        return _classical_plan(cfg, name, runtime, notes)
+    parameters = sum(p.numel() for p in network.parameters())
+    trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
+    weights = sum(p.numel() * p.element_size() for p in network.parameters())
+    weights += sum(b.numel() * b.element_size() for b in network.buffers())
+    grads = sum(p.numel() * p.element_size() for p in network.parameters() if p.requires_grad)
+    values = OPTIMIZER_VALUES[train.optimizer]
+    if train.optimizer == "sgd" and train.momentum == 0:
+        values = 0
+    if train.optimizer == "rmsprop" and train.momentum == 0:
+        values = 1
+    optimizer = values * grads
+    per_row = _saved_bytes(network, probe, train.precision) / PROBE_ROWS
+    from trainforge.training.distributed import world_size
+
+    world = world_size(train)
+    if world > 1 and train.strategy == "fsdp":
+        weights, grads, optimizer = weights // world, grads // world, optimizer // world
+        notes.append(f"fsdp: weights, gradients and optimizer state divided over {world} devices")
+    elif world > 1:
+        grads *= 2  # DDP keeps a second copy of the gradients in its all-reduce buckets
+        notes.append(f"ddp over {world} processes: each holds the whole model")
+    fixed = weights + grads + optimizer
+    device, available = _device(train)
+    if device.startswith("cuda"):
+        runtime = 0  # the CUDA context is outside mem_get_info's free memory already
+    batch = train.batch_size
+    activations = int(per_row * batch)
+    budget = SAFETY * available - fixed - runtime
+    suggested = 1
+    while suggested * 2 <= MAX_SUGGESTED and per_row * suggested * 2 <= budget:
+        suggested *= 2
+    if budget < per_row:
+        notes.append("even one example per batch may not fit; free memory or use a smaller model")
+    if train.precision != "32":
+        notes.append(f"activations measured under {train.precision} autocast on the CPU")
+    return Plan(
+        model=name,
+        parameters=parameters,
+        trainable=trainable,
+        activation_bytes_per_row=round(per_row, 1),
+        batch_size=batch,
+        weights_bytes=weights,
+        gradient_bytes=grads,
+        optimizer_bytes=optimizer,
+        activation_bytes=activations,
+        runtime_bytes=runtime,
+        peak_bytes=fixed + activations,
+        device=device,
+        available_bytes=available,
+        suggested_batch_size=suggested,
+        notes=notes,
+    )
+
+
+def _network(cfg: ExperimentConfig, notes: list[str]) -> tuple[Any, dict[str, Any], str]:
+    """(network as training builds it, probe inputs of PROBE_ROWS rows, description)."""
+    import torch
+
+    if cfg.is_text:
+        return _text_network(cfg, notes)
+    if cfg.is_image:
+        from trainforge.data.images import ImageFormat
+        from trainforge.models.vision import build_image_network
+
+        size = cfg.data.image_size or (224 if cfg.model.type == "mobilenet_v2" else 32)
+        height, width = (size, size) if isinstance(size, int) else size
+        channels = cfg.data.channels or 3
+        if cfg.data.image_size is None or cfg.data.channels is None:
+            notes.append(f"images assumed {height}×{width} with {channels} channels")
+        labels = _labels(cfg, notes)
+        fmt = ImageFormat((height, width), channels)
+        network = build_image_network(cfg.model, fmt, labels, pretrained=False)
+        probe = {"images": torch.randn(PROBE_ROWS, channels, height, width)}
+        return network, probe, f"{cfg.model.type} on {height}×{width} images"
+    return _tabular_network(cfg)
+
+
+def _tabular_network(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any], str]:
+    import torch
+
+    from trainforge.data.split import load_splits
+    from trainforge.data.tabular import TabularPreprocessor
+    from trainforge.models import build_network, is_classical
+    from trainforge.tasks import make_target
+
+    if is_classical(cfg.model):
+        return None, {}, f"{cfg.model.type} (scikit-learn)"
+    # Tabular files are read whole by training too; the one-hot columns size the network.
+    splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.split_seed)
+    target: Any = make_target(cfg)
+    target = target.fit(splits.train)
+    prep = TabularPreprocessor(
+        cfg.data.feature_columns, cfg.data.label_column, cfg.data.missing, cfg.data.unknown_category
+    ).fit(splits.train)
+    n_features = prep.transform(splits.train.head(1)).shape[1]
+    network = build_network(cfg.model, n_features, target.n_outputs)
+    probe = {"features": torch.randn(PROBE_ROWS, n_features)}
+    return network, probe, f"{cfg.model.type} on {n_features} features"
+
+
+def _text_network(cfg: ExperimentConfig, notes: list[str]) -> tuple[Any, dict[str, Any], str]:
+    from trainforge.models import finetune
+    from trainforge.models.transformer import (
+        TextClassifier,
+        load_encoder,
+        load_tokenizer,
+        resolve_backbone,
+    )
+
+    backbone = resolve_backbone(cfg.model.backbone)
+    labels = _labels(cfg, notes)
+    names = [str(label) for label in cfg.model.labels] if cfg.model.labels else None
+    encoder = load_encoder(
+        backbone, cfg.pooling, names, labels, cfg.data.multi_label, tokens=cfg.is_token
+    )
+    network = TextClassifier(encoder, cfg.pooling, labels, cfg.model.dropout)
+    finetune.prepare(network, cfg.model, total_steps=1000)
+    tokenizer = load_tokenizer(backbone)
+    length = cfg.train.max_length
+    probe = dict(
+        tokenizer(
+            ["word " * length] * PROBE_ROWS,
+            truncation=True,
+            max_length=length,
+            padding="max_length",
+            return_tensors="pt",
+        )
+    )
+    if cfg.model.finetune == "frozen":
+        notes.append("frozen: the backbone embeds each text once without gradients first")
+    notes.append(f"texts at the full max_length ({length} tokens); real batches are shorter")
+    return network, probe, f"{cfg.model.backbone} ({cfg.model.finetune})"
+
+
+def _labels(cfg: ExperimentConfig, notes: list[str]) -> int:
+    if cfg.model.labels:
+        return len(cfg.model.labels)
+    notes.append(f"{ASSUMED_LABELS} labels assumed (set model.labels to count them)")
+    return ASSUMED_LABELS
+
+
+def _saved_bytes(network: Any, probe: dict[str, Any], precision: str) -> int:
+    """Bytes autograd keeps for the backward pass in one forward pass on `probe`."""
+    import contextlib
+
+    import torch
+
+    network.train()
+    params = {p.untyped_storage().data_ptr() for p in network.parameters()}
+    kept: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in params:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    autocast: Any = contextlib.nullcontext()
+    if precision != "32":
+        dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+        autocast = torch.autocast("cpu", dtype=dtype)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast:
+        output = network(**probe)
+    kept[-1] = output.numel() * output.element_size()
+    return sum(kept.values())
+
+
+def _device(train: Any) -> tuple[str, int]:
+    """Where training would run and its free memory now, in bytes."""
+    import torch
+
+    if train.accelerator != "cpu" and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info(0)
+        return f"cuda:0 ({torch.cuda.get_device_name(0)})", int(free)
+    import psutil
+
+    return "cpu", int(psutil.virtual_memory().available)
+
+
+def _runtime_bytes(network: Any) -> int:
+    """What a training process holds besides the model: this one's memory with the training
+    libraries imported, less the weights just built."""
+    import lightning  # noqa: F401  (imported by training; part of its footprint)
+    import psutil
+
+    rss = int(psutil.Process().memory_info().rss)
+    if network is not None:
+        rss -= sum(p.numel() * p.element_size() for p in network.parameters())
+    return max(0, rss)
+
+
+def _classical_plan(cfg: ExperimentConfig, name: str, runtime: int, notes: list[str]) -> Plan:
+    device, available = _device(cfg.train)
+    notes.append("scikit-learn estimators train on the whole table at once; no batches")
+    return Plan(
+        model=name,
+        parameters=0,
+        trainable=0,
+        activation_bytes_per_row=0.0,
+        batch_size=cfg.train.batch_size,
+        weights_bytes=0,
+        gradient_bytes=0,
+        optimizer_bytes=0,
+        activation_bytes=0,
+        runtime_bytes=runtime,
+        peak_bytes=0,
+        device=device,
+        available_bytes=available,
+        suggested_batch_size=cfg.train.batch_size,
+        notes=notes,
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GB"
