@@ -89,7 +89,15 @@ def banking77_zero_shot(args: argparse.Namespace) -> None:
 
 
 def run_ladder(args: argparse.Namespace) -> None:
-    from trainforge.ladder import parse_methods, parse_shots
+    from trainforge.ladder import parse_methods, parse_shots, report_cells
+
+    if args.report_only:
+        report_cells(args.work, title=args.data)
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(args.work / "ladder.png", IMAGES / f"ladder_{args.data}.png")
+        payload = json.loads((args.work / "ladder.json").read_text(encoding="utf-8"))
+        _save(f"fewshot_ladder_{args.data}.json", payload)
+        return
 
     settings = dict(LADDERS[args.data])
     if args.shots:
@@ -128,6 +136,9 @@ def main() -> None:
     ladder_parser.add_argument("--methods", default=None, help="e.g. zero_shot,setfit")
     ladder_parser.add_argument(
         "--work", type=Path, default=None, help="keep the ladder folder here (resumable)"
+    )
+    ladder_parser.add_argument(
+        "--report-only", action="store_true", help="write results from the --work cells so far"
     )
     args = parser.parse_args()
     if not DATA.is_dir():

@@ -247,6 +247,24 @@ def _finished(run_dir: Path, method: str, shots: int | None, seed: int, metric: 
     return Cell(**(record | {"score": float(record["metrics"][metric])}))
 
 
+def report_cells(folder: str | Path, metric: str = "accuracy", title: str = "ladder") -> Path:
+    """Write the ladder's table, plot and page from the cells finished so far in `folder`
+    (a ladder stopped before its end); returns ladder.html."""
+    folder = Path(folder)
+    cells = []
+    for path in sorted((folder / "cells").glob(f"*/{CELL}")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record["error"] is None and metric in record["metrics"]:
+            cells.append(Cell(**(record | {"score": float(record["metrics"][metric])})))
+    if not cells:
+        raise ConfigError(
+            "no finished ladder cells here", where=str(folder), fix="Run `trainforge ladder` first"
+        )
+    cells.sort(key=lambda c: (c.shots is None, c.shots or 0, c.method, c.seed))
+    _write(folder, metric, cells, summarise(cells), title)
+    return folder / "ladder.html"
+
+
 def summarise(cells: Sequence[Cell]) -> list[dict[str, Any]]:
     """Mean, spread and time per (method, shots), over the seeds that ran."""
     groups: dict[tuple[str, int | None], list[Cell]] = {}

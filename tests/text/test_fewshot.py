@@ -214,6 +214,14 @@ def test_the_ladder_runs_every_cell_on_the_same_test_rows(topics: Path, tmp_path
     assert json.loads((tmp_path / "ladder" / "ladder.json").read_text())["summary"] == (
         ladder["summary"]
     )
+    # A ladder stopped early still gets its page from the cells it finished.
+    from trainforge.ladder import report_cells
+
+    (tmp_path / "ladder" / "ladder.json").unlink()
+    assert report_cells(tmp_path / "ladder").is_file()
+    summary = json.loads((tmp_path / "ladder" / "ladder.json").read_text())["summary"]
+    key = lambda rows: sorted((r["method"], str(r["shots"]), r["mean"]) for r in rows)  # noqa: E731
+    assert key(summary) == key(ladder["summary"])
 
 
 def test_the_ladder_refuses_unknown_methods_and_sizes() -> None:
