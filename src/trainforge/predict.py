@@ -165,7 +165,18 @@ class Model:
                 where=str(frame.attrs.get("source", "input")),
                 fix=f"Add the {column!r} column, or use `trainforge predict` for unlabelled data",
             )
-        return self.target.metrics(encode_targets(self.target, frame), self.output(frame))
+        return self.target.metrics(encode_targets(self.target, frame), self.chunked_output(frame))
+
+    def chunked_output(self, frame: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+        """`output(frame)` computed `chunk_rows` rows at a time: only the outputs (one row of
+        probabilities per input) outlive a chunk, never its texts, tokens or batches."""
+        if hasattr(self.inputs, "texts"):
+            self.inputs.texts(frame)  # errors name the row of the whole input, not of a chunk
+        parts = [
+            self.output(frame.iloc[start : start + chunk_rows])
+            for start in range(0, len(frame), chunk_rows)
+        ]
+        return np.concatenate(parts) if parts else self.output(frame)
 
     def _evaluate_sentences(self, sentences: Any) -> dict[str, Any]:
         if sentences.tags is None:
