@@ -211,8 +211,9 @@ def test_the_ladder_runs_every_cell_on_the_same_test_rows(topics: Path, tmp_path
     again = run_cli(tmp_path, arguments)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("(kept)") == len(ladder["cells"])
-    assert json.loads((tmp_path / "ladder" / "ladder.json").read_text())["summary"] == (
-        ladder["summary"]
+    assert (
+        json.loads((tmp_path / "ladder" / "ladder.json").read_text())["summary"]
+        == (ladder["summary"])
     )
     # A ladder stopped early still gets its page from the cells it finished.
     from trainforge.ladder import report_cells
