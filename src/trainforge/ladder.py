@@ -115,7 +115,8 @@ def plan(
     prompt_lm at 0 and at the smallest size (it shows at most PROMPT_EXAMPLES examples, so
     more labelled rows would only change which ones)."""
     cells: list[tuple[str, int | None, int]] = []
-    smallest = min((s for s in shots if s), default=None, key=lambda s: s or 0)
+    sizes = [s for s in shots if s]  # labelled sizes, without 0 and "all"
+    smallest = min(sizes) if sizes else None
     for size in shots:
         for method in methods:
             if method in LABEL_FREE:

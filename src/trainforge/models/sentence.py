@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from trainforge.config import ExperimentConfig
 from trainforge.config.schema import label_words
@@ -159,17 +160,12 @@ def _linear(net: TextClassifier) -> torch.nn.Linear:
     return linear
 
 
-class _LossLog:
-    """A transformers callback that keeps the contrastive loss per logging step."""
+class _LossLog(TrainerCallback):  # type: ignore[misc]
+    """Keeps SetFit's contrastive loss per logging step, as the run's history."""
 
     def __init__(self) -> None:
         self.history: list[dict[str, float]] = []
         self.steps = 0
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
         self.steps = int(state.global_step)

@@ -61,7 +61,7 @@ def prepare_prompt(
     if lora:
         network.lm = _lora(network.lm, cfg)
     model = Model(cfg, inputs, target, network=network)
-    frames = {split: ds.to_pandas() for split, ds in datasets.items()}
+    frames = {split: ds.to_pandas() for split, ds in datasets.items() if lora or split != "train"}
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
         if not lora:
