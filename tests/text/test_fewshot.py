@@ -295,3 +295,17 @@ def test_lora_on_the_language_model_trains_on_label_answers(topics: Path, tmp_pa
         == pd.read_csv(topics / "test.csv")["label"]
     )
     assert accuracy == pytest.approx(run.metrics["test"]["accuracy"])
+
+
+def test_a_language_model_backbone_with_another_finetune_is_refused(
+    topics: Path, tmp_path: Path
+) -> None:
+    from cli_support import check_user_error, run_cli
+
+    config = _config(topics, backbone="smollm2", finetune="full")
+    (tmp_path / "lm.yaml").write_text(json.dumps(config))
+    result = run_cli(tmp_path, ["train", str(tmp_path / "lm.yaml"), "-o", str(tmp_path / "run")])
+    check_user_error(
+        result, "is a causal language model", "Set model.finetune to prompt_lm or lora"
+    )
+    assert not (tmp_path / "run").exists()
