@@ -127,12 +127,16 @@ def measure(
 
 
 async def _load(url: str, texts: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    import httpx
+    # aiohttp (C HTTP parser) rather than httpx: the clients share the two cores with the
+    # server, so a lighter client leaves more of them to the server being measured.
+    import aiohttp
 
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as client:
         for i in range(args.warmup):
-            await client.post("/v1/predict", json={"inputs": [texts[i % len(texts)]]})
+            async with client.post("/v1/predict", json={"inputs": [texts[i % len(texts)]]}) as r:
+                await r.read()
         latencies: list[float] = []
         errors: dict[str, int] = {}
         counter = iter(range(args.requests))
@@ -141,12 +145,13 @@ async def _load(url: str, texts: list[str], args: argparse.Namespace) -> dict[st
             for i in counter:  # shared: the clients together send args.requests
                 start = time.perf_counter()
                 try:
-                    response = await client.post(
+                    async with client.post(
                         "/v1/predict", json={"inputs": [texts[i % len(texts)]]}
-                    )
-                    ok = response.status_code == 200
-                    kind = str(response.status_code)
-                except httpx.HTTPError as exc:
+                    ) as response:
+                        await response.read()
+                        ok = response.status == 200
+                        kind = str(response.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     ok, kind = False, type(exc).__name__
                 if ok:
                     latencies.append(time.perf_counter() - start)
@@ -201,7 +206,9 @@ def _free_port() -> int:
 
 def _describe(package: Path) -> str:
     """The package's task, backbone and training data (no machine paths in the results)."""
-    manifest = json.loads((package / "trainforge.json").read_text(encoding="utf-8"))
+    from trainforge.serving.loader import resolve
+
+    manifest = json.loads((resolve(package) / "trainforge.json").read_text(encoding="utf-8"))
     train = os.path.basename(str(manifest.get("train_source", "?")))
     return f"{manifest.get('task')} {manifest.get('backbone', '')}, trained on {train}"
 
