@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(PIP) -e ".[text,serve,onnx,track,image,fewshot,dev]"
+	# Headless Chromium for the monitor dashboard test; where it cannot be installed, that test
+	# is skipped with the reason.
+	-command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+		apt-get install -y --no-install-recommends chromium chromium-driver
 	touch $@
 
 install: $(VENV)/.installed

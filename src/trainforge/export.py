@@ -70,6 +70,14 @@ def check_exportable(package: Path) -> None:
             fix="Predict with PyTorch-free scikit-learn as is (drop --onnx), or train a "
             "torch model (model.type: mlp or linear) to export",
         )
+    from trainforge.models.recommender_package import CATALOG_JSON
+
+    if (package / CATALOG_JSON).is_file():
+        raise PackageError(
+            "ONNX export and --onnx are not supported for recommenders yet",
+            where=str(package),
+            fix="Predict and serve with PyTorch (drop --onnx): a request is one matrix product",
+        )
     if (package / "prompt.json").is_file():
         raise PackageError(
             "ONNX export and --onnx are not supported for prompted language models "

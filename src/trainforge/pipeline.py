@@ -145,6 +145,10 @@ def _train_worker(
 
 
 def _prepare(cfg: ExperimentConfig) -> Prepared:
+    if cfg.is_recommendation:
+        from trainforge.tasks import recommendation
+
+        return recommendation.prepare(cfg)
     if cfg.is_image:
         from trainforge.tasks import image
 

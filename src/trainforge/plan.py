@@ -106,6 +106,15 @@ def plan(
         overrides: "dotted.key=value" strings applied on top of the config.
     """
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config, overrides)
+    if cfg.is_recommendation:
+        from trainforge.errors import ConfigError
+
+        raise ConfigError(
+            "trainforge plan does not cover task 'recommendation' yet",
+            where="task",
+            fix="Train it directly: its memory grows with users × embedding_dim, and "
+            "`metrics.json` records peak_rss_mb",
+        )
     notes: list[str] = []
     network, probe, name = _network(cfg, notes)
     runtime = _runtime_bytes(network)

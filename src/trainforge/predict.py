@@ -14,7 +14,7 @@ import pandas as pd
 from trainforge.config import ExperimentConfig, load_config
 from trainforge.data.readers import read_table
 from trainforge.data.tabular import TabularPreprocessor
-from trainforge.errors import DataError
+from trainforge.errors import DataError, PackageError
 from trainforge.package import ESTIMATOR, WEIGHTS, read_manifest
 from trainforge.tasks import Target, target_from_state
 
@@ -302,6 +302,18 @@ def load(path: str | Path, *, onnx: bool | str = False) -> Model:
     manifest = read_manifest(path)
     config = load_config(path / "config.yaml")
     target = target_from_state(manifest["target"])
+    if config.is_recommendation:
+        if onnx is not False:
+            raise PackageError(
+                "recommender packages run with PyTorch only",
+                where=str(path),
+                fix="Drop --onnx",
+            )
+        from trainforge.models.recommender_package import load_recommender
+        from trainforge.recommend import RecommenderModel
+
+        catalog, recommender = load_recommender(path, manifest)
+        return RecommenderModel(config, catalog, target, network=recommender)
     if onnx is not False:
         return _load_onnx(path, config, manifest, target, None if onnx is True else str(onnx))
     if config.is_image:

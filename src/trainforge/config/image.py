@@ -68,6 +68,8 @@ def model_types(task: str) -> list[str]:
         return list(IMAGE_MODELS)
     if task in ("text_classification", "token_classification"):
         return ["transformer"]
+    if task == "recommendation":
+        return ["recommender"]
     return list(TABULAR_MODELS)
 
 

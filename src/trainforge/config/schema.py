@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trainforge.config.continual import ContinualConfig
 from trainforge.config.image import IMAGE_TASKS, check_image_settings, image_defaults, model_types
+from trainforge.config.recommendation import (
+    RECOMMENDATION_TASKS,
+    check_recommendation_settings,
+    recommendation_defaults,
+)
 from trainforge.config.scaling import check_scaling, scaling_input
 from trainforge.config.track import TrackConfig
 from trainforge.config.tune import TuneConfig, key_error
@@ -23,6 +28,7 @@ Task = Literal[
     "text_classification",
     "token_classification",
     "image_classification",
+    "recommendation",
 ]
 CLASSIFICATION_TASKS = frozenset(
     {"tabular_classification", "text_classification", "token_classification"} | IMAGE_TASKS
@@ -158,6 +164,35 @@ class DataConfig(_Section):
         default="error",
         description="A category unseen in training at predict time: refuse or encode as 0.",
     )
+    user_column: str = Field(default="user", description="recommendation: column of user ids.")
+    item_column: str = Field(
+        default="item", description="recommendation: column of item ids (also in data.items)."
+    )
+    rating_column: str | None = Field(
+        default=None,
+        description="recommendation: column of ratings; absent: every row is a positive "
+        "interaction (a click).",
+    )
+    time_column: str | None = Field(
+        default=None,
+        description="recommendation: column of times (numbers or dates); with it, each user's "
+        "last interactions are the validation and test ones, else a seeded per-user hold-out.",
+    )
+    items: str | None = Field(
+        default=None,
+        description="recommendation: the item file, joined on data.item_column; its other "
+        "columns become item features (text, categorical or numeric, inferred).",
+    )
+    item_features: list[str] | None = Field(
+        default=None,
+        description="recommendation: columns of data.items used as item features; all but the "
+        "item column by default.",
+    )
+    positive_threshold: float | None = Field(
+        default=None,
+        description="recommendation: ratings at or above this count as relevant (trained on as "
+        "positives, scored as hits); default: the median training rating.",
+    )
 
 
 class PeftConfig(_Section):
@@ -219,6 +254,7 @@ class ModelConfig(_Section):
         "cnn",
         "resnet",
         "mobilenet_v2",
+        "recommender",
     ] = Field(
         default="mlp",
         description="'transformer' for text tasks, 'cnn', 'resnet' or 'mobilenet_v2' for "
@@ -271,6 +307,9 @@ class ModelConfig(_Section):
     adapter: AdapterConfig = AdapterConfig()
     hidden_sizes: list[int] = Field(
         default=[64, 32], description="Widths of the MLP's hidden layers."
+    )
+    embedding_dim: int = Field(
+        default=32, ge=1, description="recommender: width of user, item and feature embeddings."
     )
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
@@ -473,6 +512,8 @@ class ExperimentConfig(_Section):
         """Defaults that differ by task, filled in only where the user gave no value."""
         if isinstance(raw, dict) and raw.get("task") in IMAGE_TASKS:
             return image_defaults(raw)
+        if isinstance(raw, dict) and raw.get("task") in RECOMMENDATION_TASKS:
+            return recommendation_defaults(raw)
         if not isinstance(raw, dict) or raw.get("task") not in TEXT_TASKS:
             return raw
         raw = dict(raw)
@@ -514,6 +555,10 @@ class ExperimentConfig(_Section):
         return self.task in IMAGE_TASKS
 
     @property
+    def is_recommendation(self) -> bool:
+        return self.task in RECOMMENDATION_TASKS
+
+    @property
     def pooling(self) -> str:
         if self.is_token:
             return "cls"  # the backbone's own token-classification head
@@ -539,6 +584,7 @@ class ExperimentConfig(_Section):
                 f"{format_choices(fitting)}"
             )
         check_image_settings(self)
+        check_recommendation_settings(self)
         if self.is_token:
             self._check_token_task()
         if self.model.finetune in ("zero_shot", "setfit") and self.model.pooling == "cls":
@@ -712,4 +758,6 @@ def monitorable_metrics(task: str) -> list[str]:
         return ["val_loss", "val_f1", "val_precision", "val_recall", "val_accuracy", "train_loss"]
     if task in CLASSIFICATION_TASKS:
         return ["val_loss", "val_accuracy", "val_f1_macro", "train_loss"]
+    if task in RECOMMENDATION_TASKS:
+        return ["val_loss", "val_pair_accuracy", "train_loss"]
     return ["val_loss", "val_rmse", "val_mae", "val_r2", "train_loss"]

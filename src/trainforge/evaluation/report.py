@@ -46,7 +46,9 @@ class SplitResult:
 
 
 _NON_SCALAR_METRICS = {"per_class", "confusion_matrix", "per_type", "type_confusion"}
-Kind = Literal["classification", "multilabel", "regression", "token_classification"]
+Kind = Literal[
+    "classification", "multilabel", "regression", "token_classification", "recommendation"
+]
 _WIDE_MATRIX_CLASSES = 20
 
 
@@ -226,7 +228,7 @@ def write_report(
     if splits and kind == "token_classification":
         parts.append("<h2>Confusion of entity types</h2>")
         parts += [_type_confusion_plot(split, plots_dir) for split in splits]
-    elif splits and kind != "multilabel":  # per-label scores above say it; no single matrix
+    elif splits and kind not in ("multilabel", "recommendation"):  # no matrix / own section
         heading = "Confusion matrices and ROC curves" if kind == "classification" else "Predictions"
         parts.append(f"<h2>{heading}</h2>")
         for split in splits:

@@ -25,13 +25,14 @@ from trainforge.serving.batching import Batcher
 from trainforge.serving.holder import ModelHolder, ReloadError
 from trainforge.serving.limits import BodyLimitMiddleware
 from trainforge.serving.metrics import MetricsMiddleware, ServiceMetrics
-from trainforge.serving.routes import admin, predict, status
+from trainforge.serving.routes import admin, predict, recommend, status
 from trainforge.serving.settings import ServeSettings
 
 DESCRIPTION = """Predictions from a trainforge model package.
 
 Send `{"inputs": [...]}` to `POST /v1/predict`: texts for text models, objects with one key per
-feature column for tabular models (`GET /v1/metadata` gives the schema of one input). When the
+feature column for tabular models, `{"user": ..., "k": 10}` for recommenders (which also answer
+`GET /v1/recommend?user=..&k=..`); `GET /v1/metadata` gives the schema of one input. When the
 server runs with `--api-key-env`, send the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`.
 """
 
@@ -57,8 +58,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.api_key = settings.api_key()
     app.state.metrics = metrics
-    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
-    routers = (predict.router, status.router, admin.router)
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    routers = (predict.router, recommend.router, status.router, admin.router)
     for router in routers:
         app.include_router(router)
     known_paths = {getattr(route, "path", "") for router in routers for route in router.routes}
@@ -113,7 +114,7 @@ def _model_call(holder: ModelHolder) -> Any:
     return call
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 with {loc, msg, type} per error; the offending input is not echoed back (it can be
     a megabyte of text), and a body that is not JSON gets a hint about the content type."""
     errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]

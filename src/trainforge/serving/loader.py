@@ -22,7 +22,7 @@ from trainforge.versions import POINTER, resolve
 
 __all__ = ["POINTER", "LoadedModel", "load_package", "resolve", "version_id"]
 
-InputKind = Literal["text", "token", "tabular", "image"]
+InputKind = Literal["text", "token", "tabular", "image", "recommendation"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,9 @@ def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedMo
     metrics_file = package / "metrics.json"
     metrics = json.loads(metrics_file.read_text("utf-8")) if metrics_file.is_file() else {}
     kind: InputKind = (
-        "image"
+        "recommendation"
+        if model.config.is_recommendation
+        else "image"
         if model.config.is_image
         else "token"
         if model.config.is_token
@@ -99,6 +101,8 @@ def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedMo
 
 def warmup_input(model: Any, kind: InputKind) -> Any:
     """One valid input: a short text, a blank image, or a table row of the training fill values."""
+    if kind == "recommendation":
+        return {"user": model.catalog.user_ids[0]}
     if kind == "image":
         import numpy as np
 
@@ -114,6 +118,17 @@ def warmup_input(model: Any, kind: InputKind) -> Any:
 def input_schema(model: Any, kind: InputKind) -> dict[str, Any]:
     """JSON schema of one element of `inputs`, for GET /v1/metadata."""
     data = model.config.data
+    if kind == "recommendation":
+        from trainforge.recommend import MAX_K
+
+        return {
+            "type": "object",
+            "properties": {
+                "user": {"type": ["string", "number"], "description": "a user id"},
+                "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
+            },
+            "required": ["user"],
+        }
     if kind == "image":
         return {
             "type": "string",

@@ -105,3 +105,17 @@ class Error(BaseModel):
     """An error: a message, or (422) a list of {loc, msg, type} naming the fields."""
 
     detail: str | list[dict[str, Any]]
+
+
+class Recommendation(BaseModel):
+    """The top-k items for one user, best first (GET /v1/recommend)."""
+
+    user: str
+    known_user: bool = Field(description="False: the user is unknown to the model.")
+    fallback: Literal["popularity"] | None = Field(
+        description='"popularity" when the items are the most popular ones (unknown user).'
+    )
+    items: list[dict[str, Any]] = Field(
+        description='{"item", "score", ...the item\'s fields from the item file}, best first.'
+    )
+    model_version: str = Field(description="The version that computed these recommendations.")

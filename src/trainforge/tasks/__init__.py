@@ -39,4 +39,8 @@ def target_from_state(state: dict[str, Any]) -> Target:
         "multilabel": MultiLabelTarget,
         "token_classification": TaggingTarget,
     }
+    if state["kind"] == "recommendation":
+        from trainforge.tasks.ranking import RankingTarget
+
+        return RankingTarget.from_state(state)  # type: ignore[return-value]
     return kinds[state["kind"]].from_state(state)

@@ -24,12 +24,14 @@ _ACCEPTS: dict[InputKind, tuple[type, ...]] = {
     "token": (str, list),
     "tabular": (dict,),
     "image": (str,),
+    "recommendation": (dict,),
 }
 _SAYS = {
     "text": "a string (or an object with the text column)",
     "token": "a string or a list of words",
     "tabular": "an object with one key per feature column",
     "image": "a base64-encoded image file",
+    "recommendation": 'an object such as {"user": "U1077", "k": 10}',
 }
 
 
