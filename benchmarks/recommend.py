@@ -40,6 +40,15 @@ def _example(name: str) -> dict[str, Any]:
     return config
 
 
+def _without_folders(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with data paths cut to file names (no machine paths in the results)."""
+    data = {
+        key: Path(value).name if key in ("train", "validation", "test", "items") else value
+        for key, value in config.get("data", {}).items()
+    }
+    return {**config, "data": data}
+
+
 def _run(config: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
     start = time.perf_counter()
     run = trainforge.train(config, output=folder / name, overwrite=True, progress=False)
@@ -62,7 +71,7 @@ def _run(config: dict[str, Any], folder: Path, name: str) -> dict[str, Any]:
         "best_epoch": metrics.get("best_epoch"),
         "wall_s": round(wall, 1),
         "peak_rss_mb": metrics["peak_rss_mb"],
-        "config": config,
+        "config": _without_folders(config),
     }
     test = result["test"]
     print(
