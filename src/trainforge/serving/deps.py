@@ -1,7 +1,9 @@
 """What routes receive by injection: the settings, the model holder and the batcher.
 
 They live on `app.state` (set by `create_app` and its lifespan), so a test can build an app
-with its own settings, or override any of these with `app.dependency_overrides`.
+with its own settings, or override any of these with `app.dependency_overrides`. They are
+`async def`: FastAPI runs a plain `def` dependency on a worker thread, three thread hops per
+request for what is an attribute lookup.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ from trainforge.serving.holder import ModelHolder
 from trainforge.serving.settings import ServeSettings
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     """The service settings."""
     settings: ServeSettings = request.app.state.settings
     return settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     """The holder of the model being served."""
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
-def get_batcher(request: Request) -> Batcher:
+async def get_batcher(request: Request) -> Batcher:
     """The batcher that runs model calls."""
     batcher: Batcher = request.app.state.batcher
     return batcher
