@@ -25,7 +25,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	# Headless Chromium for the monitor dashboard test; where it cannot be installed, that test
 	# is skipped with the reason.
 	-command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
-		apt-get install -y --no-install-recommends chromium chromium-driver
+		apt-get install -y --no-install-recommends chromium chromium-driver || \
+		{ apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; }
 	touch $@
 
 install: $(VENV)/.installed
