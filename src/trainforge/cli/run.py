@@ -1,0 +1,159 @@
+"""Train a model, plan it, evaluate it, predict with it, export it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trainforge.cli.app import app, print_metrics, write_atomic
+from trainforge.errors import TrainforgeError
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set train.epochs=5 (repeatable)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Run folder (default runs/NAME).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an unfinished run from its checkpoint.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a finished run in --output.")
+    ] = False,
+    adapter_only: Annotated[
+        bool,
+        typer.Option(
+            "--adapter-only",
+            help="LoRA/AdaLoRA/IA3: package the small adapter instead of merged weights.",
+        ),
+    ] = False,
+) -> None:
+    """Train a model; writes RUN_DIR/metrics.json, report.html and model/."""
+    from trainforge.pipeline import train as run_training
+
+    overrides = [*(set_ or []), *(["model.peft.adapter_only=true"] if adapter_only else [])]
+    run = run_training(
+        config, overrides=overrides, output=output, resume=resume, overwrite=overwrite
+    )
+    if not run.primary:
+        return  # another process of a distributed run; rank 0 reports
+    print_metrics(run.metrics)
+    typer.echo(f"Model:   {run.model_dir}")
+    typer.echo(f"Report:  {run.report_path}")
+
+
+@app.command()
+def plan(
+    config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set train.batch_size=64."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Parameters, memory per device and a suggested batch size, without training."""
+    from trainforge.plan import plan as make_plan
+
+    result = make_plan(config, set_ or [])
+    typer.echo(result.to_json() if as_json else result.text())
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="Model package folder (RUN_DIR/model).")],
+    data: Annotated[str, typer.Argument(help="Labelled data: a file or sklearn:NAME.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the metrics as JSON here.")
+    ] = None,
+) -> None:
+    """Compute metrics of a trained model on labelled data."""
+    from trainforge.predict import load
+
+    metrics = load(model_dir).evaluate(data)
+    print_metrics({"evaluation": metrics})
+    if output is not None:
+        write_atomic(output, json.dumps(metrics, indent=2) + "\n")
+        typer.echo(f"Metrics: {output}")
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Model package folder (RUN_DIR/model).")],
+    data: Annotated[str, typer.Argument(help="Rows to predict: a file or sklearn:NAME.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write JSON lines here instead of stdout."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Predict only the first N rows.")
+    ] = None,
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx",
+            help="Run with ONNX Runtime (int8 if exported so); needs `trainforge export` first.",
+        ),
+    ] = False,
+) -> None:
+    """Predict rows with a trained model: one JSON object per row."""
+    from trainforge.predict import load, write_predictions
+
+    model = load(model_dir, onnx=onnx)
+    frame = model.frame(data)
+    if limit is not None:
+        frame = frame.head(limit)
+    # Streamed: each line is written as soon as its chunk of rows is predicted.
+    predictions = model.predict_stream(frame)
+    if output is None:
+        for prediction in predictions:
+            sys.stdout.write(json.dumps(prediction) + "\n")
+    else:
+        count = write_predictions(predictions, output)
+        typer.echo(f"Wrote {count} predictions to {output}", err=True)
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="Model package folder (RUN_DIR/model).")],
+    format_: Annotated[
+        str, typer.Option("--format", help="Export format; only 'onnx' for now.")
+    ] = "onnx",
+    quantize: Annotated[
+        str | None,
+        typer.Option("--quantize", help="Also write an int8 model: --quantize int8."),
+    ] = None,
+    samples: Annotated[
+        str | None,
+        typer.Option(
+            "--samples", help="Rows for the parity check (default: the config's test data)."
+        ),
+    ] = None,
+) -> None:
+    """Export the network to MODEL_DIR/onnx/ and check it against PyTorch (parity.json)."""
+    if format_ != "onnx":
+        raise TrainforgeError(
+            f"unknown export format {format_!r}",
+            where="--format",
+            fix="Use --format onnx",
+        )
+    from trainforge.export import export_onnx
+    from trainforge.versions import resolve
+
+    report = export_onnx(model_dir, quantize=quantize, samples=samples)
+    package = resolve(model_dir)
+    for precision, result in report["models"].items():
+        agreement = result["label_agreement"]
+        agrees = "" if agreement is None else f", label agreement {agreement:.1%}"
+        typer.echo(
+            f"{precision}: {package / 'onnx' / result['file']} (max |logit diff| "
+            f"{result['max_abs_diff']:.2g}{agrees} on {result['rows']} rows)"
+        )
