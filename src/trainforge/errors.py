@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class TrainforgeError(Exception):
@@ -50,6 +51,26 @@ class DataError(TrainforgeError):
 
 class PackageError(TrainforgeError):
     """A model package is missing, incomplete or from an incompatible version."""
+
+
+def option_error(exc: Any, command: str) -> TrainforgeError:
+    """A command's options refused by its pydantic settings, as an error naming the option.
+
+    Args:
+        exc: the `pydantic.ValidationError`; its first error is reported.
+        command: the command, for the fix ("See trainforge COMMAND --help").
+
+    Example:
+        >>> raise option_error(exc, "serve") from None  # "--max-wait-ms: ..., got -1"
+    """
+    error = exc.errors()[0]
+    # Settings fields are the options' names, with seconds suffixed `_s` (request_timeout_s).
+    option = "--" + str(error["loc"][0]).removesuffix("_s").replace("_", "-")
+    return TrainforgeError(
+        f"{error['msg']}, got {error.get('input')!r}",
+        where=option,
+        fix=f"See trainforge {command} --help",
+    )
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

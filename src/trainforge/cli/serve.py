@@ -10,7 +10,7 @@ import typer
 from trainforge.apps.assistant.cli import assistant_command
 from trainforge.apps.monitor.cli import monitor_command
 from trainforge.cli.app import app
-from trainforge.errors import TrainforgeError
+from trainforge.errors import option_error
 
 
 @app.command()
@@ -92,13 +92,7 @@ def serve(
             access_log=access_log,
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        option = "--" + str(error["loc"][0]).removesuffix("_s").replace("_", "-")
-        raise TrainforgeError(
-            f"{error['msg']}, got {error.get('input')!r}",
-            where=option,
-            fix="See trainforge serve --help",
-        ) from None
+        raise option_error(exc, "serve") from None
     run(settings)
 
 

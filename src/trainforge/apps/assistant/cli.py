@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from trainforge.errors import TrainforgeError
+from trainforge.errors import option_error
 
 
 def assistant_command(
@@ -107,13 +107,7 @@ def _settings(cls: Any, **values: Any) -> Any:
     try:
         return cls(**values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        option = "--" + str(error["loc"][0]).removesuffix("_s").replace("_", "-")
-        raise TrainforgeError(
-            f"{error['msg']}, got {error.get('input')!r}",
-            where=option,
-            fix="See trainforge assistant --help",
-        ) from None
+        raise option_error(exc, "assistant") from None
 
 
 def _load(settings: Any) -> Any:

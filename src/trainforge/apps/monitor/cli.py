@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from trainforge.errors import ConfigError, DataError, TrainforgeError
+from trainforge.errors import ConfigError, DataError, option_error
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -165,13 +165,7 @@ def _settings(
             cooldown_s=parse_duration(cooldown, "--cooldown") if cooldown is not None else None,
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        option = "--" + str(error["loc"][0]).removesuffix("_s").replace("_", "-")
-        raise TrainforgeError(
-            f"{error['msg']}, got {error.get('input')!r}",
-            where=option,
-            fix="See trainforge monitor --help",
-        ) from None
+        raise option_error(exc, "monitor") from None
 
 
 def parse_checkpoint_every(value: str) -> float:
