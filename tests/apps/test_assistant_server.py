@@ -4,68 +4,20 @@ in a subprocess on a free loopback port, called over HTTP."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from serving.conftest import Server
 
-from apps.test_assistant import FAQ, REPO, train_demo
+from apps.test_assistant import FAQ, train_demo
 
 pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning")]
 
 MAX_BODY = 2_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A running `trainforge assistant` process and its base URL."""
-
-    def __init__(self, package: Path, folder: Path, *options: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"server-{self.port}.log"
-        command = [
-            sys.executable, "-m", "trainforge.cli", "assistant", str(package),
-            "--faq", str(FAQ), "--port", str(self.port), "--no-access-log", *options,
-        ]  # fmt: skip
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO
-            )
-
-    def wait_ready(self, timeout: float = 90.0) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"exited {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/v1/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"not ready within {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +30,15 @@ def server(folder: Path) -> Iterator[Server]:
     package = train_demo(folder)
     running = Server(
         package,
-        folder,
+        "--faq", str(FAQ),
         "--log", str(folder / "conversations.jsonl"),
         "--max-body-bytes", str(MAX_BODY),
         "--api-key-env", "ASSISTANT_TEST_KEY",
         env={"ASSISTANT_TEST_KEY": "s3cret"},
+        command="assistant",
     )  # fmt: skip
     try:
-        yield running.wait_ready()
+        yield running.wait_ready(timeout=90)
     finally:
         running.stop()
 

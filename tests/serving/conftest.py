@@ -26,9 +26,15 @@ TEXT_MAX_LENGTH = 32
 
 
 class Server:
-    """A running `trainforge serve` process and its base URL."""
+    """A running `trainforge serve` process (or another serving command) and its base URL."""
 
-    def __init__(self, model_dir: Path, *options: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        model_dir: Path,
+        *options: str,
+        env: dict[str, str] | None = None,
+        command: str = "serve",
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = model_dir.parent / f"server-{self.port}.log"
@@ -36,7 +42,7 @@ class Server:
             sys.executable,
             "-m",
             "trainforge.cli",
-            "serve",
+            command,
             str(model_dir),
             "--port",
             str(self.port),

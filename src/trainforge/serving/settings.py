@@ -90,14 +90,23 @@ class ServeSettings(BaseModel):
 
     def api_key(self) -> str | None:
         """The API key from the environment variable `api_key_env` names (None: no auth)."""
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env, "")
-        if not key:
-            raise ConfigError(
-                f"the environment variable {self.api_key_env!r} is not set or empty",
-                where="--api-key-env",
-                fix=f"Export the key first: export {self.api_key_env}=...; or leave out "
-                "--api-key-env to serve without auth",
-            )
-        return key
+        return api_key_from_env(self.api_key_env)
+
+
+def api_key_from_env(variable: str | None) -> str | None:
+    """The API key held by the environment variable `variable` (None: no auth).
+
+    Raises:
+        ConfigError: the variable is named (`--api-key-env`) but not set or empty.
+    """
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "")
+    if not key:
+        raise ConfigError(
+            f"the environment variable {variable!r} is not set or empty",
+            where="--api-key-env",
+            fix=f"Export the key first: export {variable}=...; or leave out "
+            "--api-key-env to serve without auth",
+        )
+    return key

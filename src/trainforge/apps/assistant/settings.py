@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainforge.apps.assistant.assistant import MIN_SIMILARITY
-from trainforge.errors import ConfigError
+from trainforge.serving.settings import api_key_from_env
 
 
 class AssistantSettings(BaseModel):
@@ -54,14 +53,4 @@ class AssistantSettings(BaseModel):
 
     def api_key(self) -> str | None:
         """The API key from the variable `api_key_env` names (None: no auth)."""
-        if self.api_key_env is None:
-            return None
-        key = os.environ.get(self.api_key_env, "")
-        if not key:
-            raise ConfigError(
-                f"the environment variable {self.api_key_env!r} is not set or empty",
-                where="--api-key-env",
-                fix=f"Export the key first: export {self.api_key_env}=...; or leave out "
-                "--api-key-env to serve without auth",
-            )
-        return key
+        return api_key_from_env(self.api_key_env)

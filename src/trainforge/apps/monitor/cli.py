@@ -115,7 +115,9 @@ def monitor_command(
         )
     source = _source(input_, follow)
     _check_webhook(webhook)
-    key = _api_key(api_key_env)
+    from trainforge.serving.settings import api_key_from_env
+
+    key = api_key_from_env(api_key_env)
     every_s = parse_checkpoint_every(checkpoint_every)
     classifier = load_classifier(
         model,
@@ -204,12 +206,6 @@ def _check_webhook(url: str | None) -> None:
             where="--webhook",
             fix="Pass a URL such as http://127.0.0.1:9000/alerts",
         )
-
-
-def _api_key(variable: str | None) -> str | None:
-    from trainforge.serving.settings import ServeSettings
-
-    return ServeSettings(model_dir=Path("."), api_key_env=variable).api_key()
 
 
 def _read(monitor: Any, source: Any, follow: bool) -> None:
