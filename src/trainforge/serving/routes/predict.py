@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.exceptions import RequestValidationError
 
 from trainforge.errors import TrainforgeError
+from trainforge.serving.batching import Batcher, BatchResult
 from trainforge.serving.deps import BatcherDep, Holder, Settings
+from trainforge.serving.holder import ModelHolder
 from trainforge.serving.limits import require_api_key
-from trainforge.serving.loader import InputKind
+from trainforge.serving.loader import InputKind, LoadedModel
 from trainforge.serving.schemas import Error, PredictRequest, PredictResponse
 from trainforge.serving.settings import ServeSettings
 
@@ -53,22 +55,41 @@ async def predict(
     Concurrent requests are batched into one model call; each prediction is what
     `trainforge predict` writes for that input.
     """
+    loaded = current_model(holder)
+    key = check_inputs(body.inputs, loaded.kind, settings)
+    inputs = image_bytes(body.inputs) if loaded.kind == "image" else list(body.inputs)
+    result = await run_batch(batcher, inputs, key, settings, ("body", "inputs"), "prediction")
+    return PredictResponse(predictions=result.outputs, model_version=result.version)
+
+
+def current_model(holder: ModelHolder) -> LoadedModel:
+    """The model being served, or 503 saying why there is none yet."""
     loaded = holder.current
     if loaded is None:
         raise HTTPException(503, detail=f"no model loaded yet{_why(holder.error)}")
-    key = check_inputs(body.inputs, loaded.kind, settings)
-    inputs = image_bytes(body.inputs) if loaded.kind == "image" else list(body.inputs)
+    return loaded
+
+
+async def run_batch(
+    batcher: Batcher,
+    inputs: list[Any],
+    key: Hashable,
+    settings: ServeSettings,
+    loc: tuple[str, ...],
+    what: str,
+) -> BatchResult:
+    """Queue `inputs` on the batcher: 504 past the request timeout, 422 at `loc` when the model
+    refuses an input (the client's to fix)."""
     try:
-        result = await asyncio.wait_for(batcher.submit(inputs, key), settings.request_timeout_s)
+        return await asyncio.wait_for(batcher.submit(inputs, key), settings.request_timeout_s)
     except TimeoutError:
         raise HTTPException(
             504,
-            detail=f"no prediction within {settings.request_timeout_s} s; send fewer inputs, "
+            detail=f"no {what} within {settings.request_timeout_s} s; send fewer inputs, "
             "or start the server with a larger --request-timeout",
         ) from None
-    except TrainforgeError as exc:  # the model refused an input: the client's to fix
-        raise _invalid(("body", "inputs"), exc.message) from None
-    return PredictResponse(predictions=result.outputs, model_version=result.version)
+    except TrainforgeError as exc:
+        raise _invalid(loc, exc.message) from None
 
 
 def check_inputs(inputs: list[Any], kind: InputKind, settings: ServeSettings) -> Hashable:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.exceptions import RequestValidationError
 
-from trainforge.errors import TrainforgeError
 from trainforge.recommend import DEFAULT_K, MAX_K
 from trainforge.serving.deps import BatcherDep, Holder, Settings
 from trainforge.serving.limits import require_api_key
+from trainforge.serving.routes.predict import current_model, run_batch
 from trainforge.serving.schemas import Error, Recommendation
 
 router = APIRouter(prefix="/v1", tags=["recommend"], dependencies=[Depends(require_api_key)])
@@ -38,9 +36,7 @@ async def recommend(
 
     A user unknown to the model gets the most popular items, with `"fallback": "popularity"`.
     """
-    loaded = holder.current
-    if loaded is None:
-        raise HTTPException(503, detail="no model loaded yet; retry when GET /v1/ready answers 200")
+    loaded = current_model(holder)
     if loaded.kind != "recommendation":
         raise HTTPException(
             404,
@@ -48,16 +44,7 @@ async def recommend(
             "use POST /v1/predict",
         )
     inputs = [{"user": user, "k": k}]
-    try:
-        result = await asyncio.wait_for(
-            batcher.submit(inputs, ("row", ("k", "user"))), settings.request_timeout_s
-        )
-    except TimeoutError:
-        raise HTTPException(
-            504, detail=f"no recommendation within {settings.request_timeout_s} s"
-        ) from None
-    except TrainforgeError as exc:
-        raise RequestValidationError(
-            [{"loc": ("query",), "msg": exc.message, "type": "value_error"}]
-        ) from None
+    result = await run_batch(
+        batcher, inputs, ("row", ("k", "user")), settings, ("query",), "recommendation"
+    )
     return Recommendation(**result.outputs[0], model_version=result.version)
