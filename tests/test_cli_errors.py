@@ -250,3 +250,21 @@ def test_debug_shows_the_traceback(cli: tuple[Path, dict[str, Result]]) -> None:
     assert "Traceback (most recent call last)" in result.stderr
     assert "trainforge.errors.ConfigError: Invalid config:" in result.stderr
     assert not (root / "runs" / "debug").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["serve", "model", "--port", "99999"], "'--port'"),
+        (["serve", "model", "--max-wait-ms", "-1"], "'--max-wait-ms'"),
+        (["train"], "'config'"),
+        (["trian"], "'trian'"),
+    ],
+)
+def test_usage_errors_name_the_option_and_exit_2(
+    tmp_path: Path, args: list[str], named: str
+) -> None:
+    result = run_cli(tmp_path, args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert named in result.stderr and "--help" in result.stderr, result.stderr

@@ -72,11 +72,11 @@ def main() -> None:
         typer.echo("Interrupted. An unfinished run can be continued with --resume.", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+        # Usage errors and exits of the command-line parser: click's, or the copy of click
+        # that newer typer versions carry (`typer._click`), so matched by module, not class.
+        code = getattr(exc, "exit_code", None)
+        if not isinstance(code, int) or not type(exc).__module__.startswith(("click", "typer")):
+            raise
+        if hasattr(exc, "show"):  # "Usage: ...", "Error: Invalid value for '--port': ..."
             exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        sys.exit(code)
