@@ -34,11 +34,17 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: Path) -> 
     parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
 
 
-def trainer_arguments(args: argparse.Namespace, out: str, eval_batch_size: int) -> Any:
-    """The Trainer side's TrainingArguments: the docs recipe, with the shared settings."""
+def trainer_arguments(
+    args: argparse.Namespace, out: str, eval_batch_size: int, **extra: Any
+) -> Any:
+    """The Trainer side's TrainingArguments: the docs recipe, with the shared settings.
+
+    `extra` adds arguments beyond the recipe (bf16=True for the Trainer's mixed precision).
+    """
     from transformers import TrainingArguments
 
     return TrainingArguments(
+        **extra,
         output_dir=out,
         per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=eval_batch_size,
@@ -104,6 +110,11 @@ def compare(
             "peak_rss": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
             f"{score}_diff": ours[score] - theirs[score],
         }
+        # Further sides (the peer with other settings) get their own ratios.
+        for name in results.keys() - {peer, "trainforge"}:
+            report["ratios"][f"samples_per_second_vs_{name}"] = (
+                ours["train_samples_per_second"] / results[name]["train_samples_per_second"]
+            )
         print(json.dumps(report["ratios"], indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -451,8 +451,11 @@ class TrainConfig(_Section):
     strategy: Literal["auto", "ddp", "fsdp"] = Field(
         default="auto", description="How several devices share the work (Lightning strategy)."
     )
-    precision: Literal["32", "bf16-mixed", "16-mixed"] = Field(
-        default="32", description="Float precision; 16-mixed needs a GPU."
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
+        default="auto",
+        description="Float precision. 'auto': bf16-mixed when a pretrained transformer is "
+        "trained on hardware with native bfloat16 (CPUs with AVX512-BF16 or AMX, recent GPUs), "
+        "else 32; 16-mixed needs a GPU.",
     )
     accumulate_grad_batches: int = Field(
         default=1, ge=1, description="Batches whose gradients are summed per optimiser step."

@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 
 from trainforge.training.distributed import with_batch_size
+from trainforge.training.fit import precision_plugins
 
 # On the CPU nothing runs out of memory before the batch is the whole training set, which
 # trains badly; past a thousand rows a larger batch rarely trains faster per example anyway.
@@ -62,7 +63,7 @@ def find_batch_size(module: Any, loaders: tuple[Any, Any], cfg: Any, checkpoint_
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
-        precision=cfg.precision,
+        plugins=[*precision_plugins(cfg)],
         max_epochs=1,
         logger=False,
         enable_checkpointing=False,
