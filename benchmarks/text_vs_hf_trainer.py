@@ -57,7 +57,7 @@ def main() -> None:
         "trainer": run_trainer,
         # The Trainer with its bfloat16 autocast switched on (not the docs recipe): how much of
         # the gap is mixed precision, which trainforge's precision "auto" turns on.
-        "trainer_bf16": lambda a: run_trainer(a, bf16=True),
+        "trainer_bf16": lambda a: run_trainer(a, bf16=True, use_cpu=True),
         "trainforge": run_trainforge,
     }
     compare(__file__, args, workers, score="test_accuracy")

@@ -132,8 +132,10 @@ def plan(
     if train.optimizer == "rmsprop" and train.momentum == 0:
         values = 1
     optimizer = values * grads
-    per_row = _saved_bytes(network, probe, train.precision) / PROBE_ROWS
-    from trainforge.training.distributed import world_size
+    from trainforge.training.distributed import resolve_precision, world_size
+
+    precision = resolve_precision(train, network)
+    per_row = _saved_bytes(network, probe, precision) / PROBE_ROWS
 
     world = world_size(train)
     if world > 1 and train.strategy == "fsdp":
@@ -154,8 +156,9 @@ def plan(
         suggested *= 2
     if budget < per_row:
         notes.append("even one example per batch may not fit; free memory or use a smaller model")
-    if train.precision != "32":
-        notes.append(f"activations measured under {train.precision} autocast on the CPU")
+    if precision != "32":
+        chosen = " (precision auto)" if train.precision == "auto" else ""
+        notes.append(f"activations measured under {precision} autocast on the CPU{chosen}")
     return Plan(
         model=name,
         parameters=parameters,
