@@ -295,7 +295,9 @@ def _device(train: Any) -> tuple[str, int]:
     """Where training would run and its free memory now, in bytes."""
     import torch
 
-    if train.accelerator != "cpu" and torch.cuda.is_available():
+    from trainforge.training.distributed import on_gpu
+
+    if on_gpu(train):
         free, _ = torch.cuda.mem_get_info(0)
         return f"cuda:0 ({torch.cuda.get_device_name(0)})", int(free)
     import psutil

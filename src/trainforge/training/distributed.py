@@ -132,16 +132,20 @@ def resolve_precision(train: Any, network: Any) -> str:
         return str(train.precision)
     import sys
 
-    import torch
-
     transformers = sys.modules.get("transformers")
     if transformers is None or not any(
         isinstance(m, transformers.PreTrainedModel) and any(p.requires_grad for p in m.parameters())
         for m in network.modules()
     ):
         return "32"
-    gpu = train.accelerator != "cpu" and torch.cuda.is_available()
-    return "bf16-mixed" if native_bf16(gpu) else "32"
+    return "bf16-mixed" if native_bf16(on_gpu(train)) else "32"
+
+
+def on_gpu(train: Any) -> bool:
+    """Whether this run trains on a GPU (one is visible and the accelerator allows it)."""
+    import torch
+
+    return bool(train.accelerator != "cpu" and torch.cuda.is_available())
 
 
 def native_bf16(gpu: bool) -> bool:
@@ -150,7 +154,7 @@ def native_bf16(gpu: bool) -> bool:
 
     if gpu:
         return bool(torch.cuda.is_bf16_supported(including_emulation=False))
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported", "_is_arm_bf16_supported")
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 

@@ -25,6 +25,7 @@ from trainforge.tasks.base import FitOptions, Fitted
 from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
 from trainforge.training.distributed import (
     check_hardware,
+    on_gpu,
     resolve_precision,
     shard_loader,
     topology,
@@ -222,9 +223,8 @@ def precision_plugins(cfg: TrainConfig) -> list[MixedPrecision]:
     """
     if cfg.precision not in ("bf16-mixed", "16-mixed"):
         return []  # "32", or "auto" that nothing resolved: full precision
-    gpu = cfg.accelerator != "cpu" and torch.cuda.is_available()
     plugin = _BF16Mixed if cfg.precision == "bf16-mixed" else MixedPrecision
-    return [plugin(cfg.precision, "cuda" if gpu else "cpu")]
+    return [plugin(cfg.precision, "cuda" if on_gpu(cfg) else "cpu")]
 
 
 class _BF16Mixed(MixedPrecision):
@@ -326,7 +326,7 @@ def fit_network(
     """Train a torch network with the Lightning loop; returns history and throughput."""
     train_loader, val_loader = loaders
     precision = resolve_precision(cfg, network)
-    if precision == "bf16-mixed" and not (cfg.accelerator != "cpu" and torch.cuda.is_available()):
+    if precision == "bf16-mixed" and not on_gpu(cfg):
         cap_onednn_cache()
     cfg = cfg.model_copy(update={"precision": precision})
     module = TrainingModule(network, target, cfg, monitor=monitor_for(cfg, val_loader is not None))
