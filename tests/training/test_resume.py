@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-TIMING = ("train_time_s", "samples_per_second")
+from trainforge.pipeline import TIMING_KEYS
 
 
 def _cli(*args: str) -> list[str]:
@@ -50,7 +50,7 @@ train:
 
 def _metrics(run_dir: Path) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return {k: v for k, v in metrics.items() if k not in TIMING}
+    return {k: v for k, v in metrics.items() if k not in TIMING_KEYS}
 
 
 @pytest.mark.slow
