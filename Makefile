@@ -40,6 +40,7 @@ quickstart: install
 	@echo "Report: open runs/quickstart/report.html in a browser."
 
 test: install-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: install-dev

@@ -125,7 +125,7 @@ def _oracle(config: dict[str, Any], truth: SyntheticTruth) -> dict[str, float]:
     from trainforge.config import load_config
     from trainforge.data.interactions import load_recommendation_data
     from trainforge.evaluation.ranking import rank_relevant, ranking_metrics, tie_order
-    from trainforge.tasks.recommendation import _ranking_set
+    from trainforge.tasks.recommendation.prepare import _ranking_set
 
     cfg = load_config(config)
     data = load_recommendation_data(cfg.data, cfg.split_seed)

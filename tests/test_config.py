@@ -16,6 +16,7 @@ from trainforge.config import (
     monitorable_metrics,
 )
 from trainforge.errors import ConfigError
+from trainforge.tasks.registry import family_of
 
 MINIMAL = {"task": "tabular_classification", "data": {"train": "train.csv"}}
 
@@ -402,7 +403,8 @@ def _token_config(**sections: dict) -> dict:
 
 def test_token_classification_defaults_watch_entity_f1() -> None:
     cfg = load_config(_token_config())
-    assert cfg.model.type == "transformer" and cfg.is_token and cfg.is_text
+    assert cfg.model.type == "transformer" and cfg.spec.target == "tagging" and cfg.spec.text
+    assert family_of(cfg).input_kind == "token"
     assert cfg.train.early_stopping is not None
     assert cfg.train.early_stopping.monitor == "val_f1"
     assert cfg.train.early_stopping.resolved_mode == "max"

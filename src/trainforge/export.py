@@ -29,13 +29,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from trainforge.errors import PackageError, TrainforgeError
 from trainforge.package import (
-    ESTIMATOR,
     library_versions,
     read_manifest,
     swap_into_place,
@@ -50,41 +48,16 @@ SAMPLE_ROWS = 64
 # SST-2 but cost 0.9 accuracy points against 0.4 for this setting (issue 5); reduce_range
 # avoids the int16 saturation of VPMADDUBSW on CPUs without VNNI.
 QUANTIZATION = {"weight_type": "QInt8", "per_channel": True, "reduce_range": True}
-_FALLBACK_TEXTS = [
-    "a gripping , funny and thoroughly moving film .",
-    "dull , lifeless and far too long .",
-    "the cast is fine but the script is a mess",
-    "one of the best films of the year",
-    "meh",
-    "Angela Merkel visited Paris on Monday to meet the French president .",
-]
 
 
 def check_exportable(package: Path) -> None:
-    """Raise a PackageError for packages that have no network to export (scikit-learn)."""
-    if (package / ESTIMATOR).is_file():
-        raise PackageError(
-            "ONNX export and --onnx are not supported for scikit-learn models (this package "
-            f"holds {ESTIMATOR})",
-            where=str(package),
-            fix="Predict with PyTorch-free scikit-learn as is (drop --onnx), or train a "
-            "torch model (model.type: mlp or linear) to export",
-        )
-    from trainforge.models.recommender_package import CATALOG_JSON
+    """Raise a PackageError for packages that have no network ONNX can run (scikit-learn
+    estimators, recommenders, prompted language models): their family says."""
+    from trainforge.config import load_config
+    from trainforge.tasks.registry import family_of
 
-    if (package / CATALOG_JSON).is_file():
-        raise PackageError(
-            "ONNX export and --onnx are not supported for recommenders yet",
-            where=str(package),
-            fix="Predict and serve with PyTorch (drop --onnx): a request is one matrix product",
-        )
-    if (package / "prompt.json").is_file():
-        raise PackageError(
-            "ONNX export and --onnx are not supported for prompted language models "
-            "(model.finetune: prompt_lm): each text is scored answer by answer on a cache",
-            where=str(package),
-            fix="Predict with PyTorch (drop --onnx), or export a zero_shot or setfit model",
-        )
+    config = load_config(package / "config.yaml")
+    family_of(config).check_exportable(package, config)
 
 
 def export_onnx(
@@ -152,27 +125,9 @@ def export_onnx(
 def sample_batches(model: Any, samples: Any = None) -> list[dict[str, Any]]:
     """Network inputs for export and the parity check: one single-row batch, then batches of
     up to 16 rows of varying sequence length (so both dynamic axes are exercised)."""
-    frame = _sample_frame(model, samples)
-    if frame is None:  # tabular, no data reachable: standardised features are ~N(0, 1)
-        width = len(model.inputs.feature_names_out_)
-        features = torch.from_numpy(np.random.default_rng(0).normal(size=(33, width)))
-        chunks = [features[:1], features[1:17], features[17:]]
-        return [{"features": chunk.float()} for chunk in chunks]
-    if model.config.is_image:
-        batches = [b for _, b in model.inputs.batches(frame, 16)]
-        first = [b for _, b in model.inputs.batches(frame.head(1), 1)]
-    elif model.config.is_token:
-        windows = model.inputs.windows(frame)
-        batches = [b for _, b in model.inputs.batches(windows, 16)]
-        first = [b for _, b in model.inputs.batches(windows, 1)][-1:]
-    elif model.config.is_text:
-        batches = [b for _, b in model.inputs.batches(frame, 16)]
-        first = [b for _, b in model.inputs.batches(frame.head(1), 1)]
-    else:
-        features = torch.from_numpy(model.inputs.transform(frame))
-        batches = [{"features": features[i : i + 16]} for i in range(0, len(features), 16)]
-        first = [{"features": features[:1]}]
-    return first + batches
+    from trainforge.tasks.registry import family_of
+
+    return family_of(model.config).sample_batches(model, _sample_frame(model, samples))
 
 
 def parity(model: Any, file: Path, batches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -227,22 +182,9 @@ def _sample_frame(model: Any, samples: Any) -> Any:
                 return _head(model.frame(spec))
             except Exception:  # unreadable here (moved, other encoding...): try the next
                 continue
-    if model.config.is_image:  # random pixels exercise the graph as well as digits do
-        from trainforge.data.images import Images
+    from trainforge.tasks.registry import family_of
 
-        size = (33, model.inputs.format.channels, *model.inputs.format.size)
-        pixels = np.random.default_rng(0).integers(0, 256, size=size, dtype=np.uint8)
-        return Images(pixels, None, [f"random image {i}" for i in range(33)], "random")
-    if not model.config.is_text:
-        return None
-    if model.config.is_token:
-        return model.frame(_FALLBACK_TEXTS)
-    import pandas as pd
-
-    frame = pd.DataFrame({data.text_column: _FALLBACK_TEXTS})
-    if data.text_pair_column:
-        frame[data.text_pair_column] = list(reversed(_FALLBACK_TEXTS))
-    return frame
+    return family_of(model.config).fallback_samples(model)
 
 
 def _head(frame: Any) -> Any:

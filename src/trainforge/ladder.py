@@ -154,7 +154,7 @@ def ladder(
         progress: print a line per cell.
     """
     from trainforge.config import load_config, load_raw
-    from trainforge.config.loading import set_key
+    from trainforge.config import set_key
     from trainforge.pipeline import train
 
     base = load_config(config, list(overrides))

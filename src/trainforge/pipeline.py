@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from trainforge.config import ExperimentConfig, config_to_yaml, load_config
 from trainforge.errors import ConfigError
 from trainforge.package import model_card, write_json, write_package
-from trainforge.predict import Model
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
+from trainforge.predict import Model, load
+from trainforge.tasks.family import FitOptions, Fitted, Prepared
+from trainforge.tasks.registry import family_of
 from trainforge.tracking import start as tracking_start
 from trainforge.versions import promote
 
@@ -145,36 +144,8 @@ def _train_worker(
 
 
 def _prepare(cfg: ExperimentConfig) -> Prepared:
-    if cfg.is_recommendation:
-        from trainforge.tasks import recommendation
-
-        return recommendation.prepare(cfg)
-    if cfg.is_image:
-        from trainforge.tasks import image
-
-        return image.prepare(cfg)
-    if cfg.is_token:
-        from trainforge.tasks import token
-
-        return token.prepare(cfg)
-    if cfg.is_text:
-        from trainforge.tasks import text
-
-        return text.prepare(cfg)
-    from trainforge.tasks import tabular
-
-    return tabular.prepare(cfg)
-
-
-def seed_all(seed: int) -> None:
-    """Seed Python, NumPy and torch (Lightning itself is imported only once training starts)."""
-    import random
-
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    """The family's `prepare`; it loads `model.init_from` packages with `load`."""
+    return family_of(cfg).prepare(cfg, load)
 
 
 def peak_rss_mb() -> float:
@@ -341,9 +312,7 @@ def _finish(
     promote(model_dir, "v1", reason="trained")
     summary = {
         "task": cfg.task,
-        "model": cfg.model.type
-        if not cfg.is_text
-        else f"{cfg.model.backbone} ({cfg.model.finetune})",
+        "model": family_of(cfg).describe(cfg),
         **{f"{split} rows": n for split, n in prepared.rows.items()},
         **{k: v for k, v in metrics.items() if not isinstance(v, dict)},
     }

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.config import ExperimentConfig, load_config
+from trainforge.tasks.family import PROBE_ROWS
 
-PROBE_ROWS = 2
 SAFETY = 0.8  # plan to use at most this share of the free memory
 # The batch size finder's ceiling too (training/batch_size.py).
 MAX_SUGGESTED = 1024
 # Optimiser state per trainable parameter, in parameter-sized values.
 OPTIMIZER_VALUES = {"adam": 2, "adamw": 2, "sgd": 1, "rmsprop": 2}
-ASSUMED_LABELS = 2
 
 
 @dataclass
@@ -106,17 +105,10 @@ def plan(
         overrides: "dotted.key=value" strings applied on top of the config.
     """
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config, overrides)
-    if cfg.is_recommendation:
-        from trainforge.errors import ConfigError
+    from trainforge.tasks.registry import family_of
 
-        raise ConfigError(
-            "trainforge plan does not cover task 'recommendation' yet",
-            where="task",
-            fix="Train it directly: its memory grows with users × embedding_dim, and "
-            "`metrics.json` records peak_rss_mb",
-        )
     notes: list[str] = []
-    network, probe, name = _network(cfg, notes)
+    network, probe, name = family_of(cfg).plan_network(cfg, notes)
     runtime = _runtime_bytes(network)
     train = cfg.train
     if network is None:
@@ -176,93 +168,6 @@ def plan(
         suggested_batch_size=suggested,
         notes=notes,
     )
-
-
-def _network(cfg: ExperimentConfig, notes: list[str]) -> tuple[Any, dict[str, Any], str]:
-    """(network as training builds it, probe inputs of PROBE_ROWS rows, description)."""
-    import torch
-
-    if cfg.is_text:
-        return _text_network(cfg, notes)
-    if cfg.is_image:
-        from trainforge.data.images import ImageFormat
-        from trainforge.models.vision import build_image_network
-
-        size = cfg.data.image_size or (224 if cfg.model.type == "mobilenet_v2" else 32)
-        height, width = (size, size) if isinstance(size, int) else size
-        channels = cfg.data.channels or 3
-        if cfg.data.image_size is None or cfg.data.channels is None:
-            notes.append(f"images assumed {height}×{width} with {channels} channels")
-        labels = _labels(cfg, notes)
-        fmt = ImageFormat((height, width), channels)
-        network = build_image_network(cfg.model, fmt, labels, pretrained=False)
-        probe = {"images": torch.randn(PROBE_ROWS, channels, height, width)}
-        return network, probe, f"{cfg.model.type} on {height}×{width} images"
-    return _tabular_network(cfg)
-
-
-def _tabular_network(cfg: ExperimentConfig) -> tuple[Any, dict[str, Any], str]:
-    import torch
-
-    from trainforge.data.split import load_splits
-    from trainforge.data.tabular import TabularPreprocessor
-    from trainforge.models import build_network, is_classical
-    from trainforge.tasks import make_target
-
-    if is_classical(cfg.model):
-        return None, {}, f"{cfg.model.type} (scikit-learn)"
-    # Tabular files are read whole by training too; the one-hot columns size the network.
-    splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.split_seed)
-    target: Any = make_target(cfg)
-    target = target.fit(splits.train)
-    prep = TabularPreprocessor(
-        cfg.data.feature_columns, cfg.data.label_column, cfg.data.missing, cfg.data.unknown_category
-    ).fit(splits.train)
-    n_features = prep.transform(splits.train.head(1)).shape[1]
-    network = build_network(cfg.model, n_features, target.n_outputs)
-    probe = {"features": torch.randn(PROBE_ROWS, n_features)}
-    return network, probe, f"{cfg.model.type} on {n_features} features"
-
-
-def _text_network(cfg: ExperimentConfig, notes: list[str]) -> tuple[Any, dict[str, Any], str]:
-    from trainforge.models import finetune
-    from trainforge.models.transformer import (
-        TextClassifier,
-        load_encoder,
-        load_tokenizer,
-        resolve_backbone,
-    )
-
-    backbone = resolve_backbone(cfg.model.backbone)
-    labels = _labels(cfg, notes)
-    names = [str(label) for label in cfg.model.labels] if cfg.model.labels else None
-    encoder = load_encoder(
-        backbone, cfg.pooling, names, labels, cfg.data.multi_label, tokens=cfg.is_token
-    )
-    network = TextClassifier(encoder, cfg.pooling, labels, cfg.model.dropout)
-    finetune.prepare(network, cfg.model, total_steps=1000)
-    tokenizer = load_tokenizer(backbone)
-    length = cfg.train.max_length
-    probe = dict(
-        tokenizer(
-            ["word " * length] * PROBE_ROWS,
-            truncation=True,
-            max_length=length,
-            padding="max_length",
-            return_tensors="pt",
-        )
-    )
-    if cfg.model.finetune == "frozen":
-        notes.append("frozen: the backbone embeds each text once without gradients first")
-    notes.append(f"texts at the full max_length ({length} tokens); real batches are shorter")
-    return network, probe, f"{cfg.model.backbone} ({cfg.model.finetune})"
-
-
-def _labels(cfg: ExperimentConfig, notes: list[str]) -> int:
-    if cfg.model.labels:
-        return len(cfg.model.labels)
-    notes.append(f"{ASSUMED_LABELS} labels assumed (set model.labels to count them)")
-    return ASSUMED_LABELS
 
 
 def _saved_bytes(network: Any, probe: dict[str, Any], precision: str) -> int:

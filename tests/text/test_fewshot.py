@@ -157,7 +157,11 @@ def test_abstention_answers_unknown_below_the_threshold(topics: Path, tmp_path: 
     assert validation["answered_accuracy"] >= 0.95
     threshold = validation["abstain_threshold"]
     model = trainforge.load(run.model_dir)
-    predictions = model.predict(pd.read_csv(topics / "test.csv")["text"].tolist())
+    # Off-topic texts: every validation row may be answered right, which puts the threshold at
+    # the least confident of them, and in-topic test rows can all clear it.
+    off_topic = ["the quarterly report was filed on tuesday", "my laptop needs a new battery"]
+    texts = pd.read_csv(topics / "test.csv")["text"].tolist() + off_topic
+    predictions = model.predict(texts)
     assert any(p["label"] is None for p in predictions)
     for prediction in predictions:
         if abs(prediction["score"] - threshold) > 1e-5:  # both are rounded to 6 digits

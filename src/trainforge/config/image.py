@@ -1,18 +1,21 @@
 """Image classification settings: defaults by model type, and checks that span config sections.
 
-Kept apart from `schema.py` so the image task adds one hook there, not a page of rules; the
-fields themselves live in the schema's sections (`data.image_size`, `model.depth`, ...).
+The task's `TaskSpec` (config/tasks.py) names these hooks; the fields themselves live in the
+config sections (`data.image_size`, `model.depth`, ...).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainforge.errors import format_choices
 
-IMAGE_TASKS = frozenset({"image_classification"})
+if TYPE_CHECKING:
+    from trainforge.config.experiment import ExperimentConfig
+    from trainforge.config.tasks import TaskSpec
+
+IMAGE_FAMILY = "trainforge.tasks.image"
 IMAGE_MODELS = ("cnn", "resnet", "mobilenet_v2")
-TABULAR_MODELS = ("mlp", "linear", "logistic_regression", "random_forest", "hist_gradient_boosting")
 # Residual blocks per stage: 6n+2 layers in three stages (CIFAR-style), 18 as ResNet-18.
 RESNET_STAGES: dict[int, tuple[int, ...]] = {
     8: (1, 1, 1),
@@ -43,7 +46,7 @@ IMAGE_FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
 }
 
 
-def image_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+def image_defaults(raw: dict[str, Any], spec: TaskSpec) -> dict[str, Any]:
     """Fill model and train defaults of an image task where the user gave no value.
 
     `model.backbone: mobilenet_v2` implies `model.type: mobilenet_v2`; a MobileNetV2 starts from
@@ -51,7 +54,8 @@ def image_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """
     raw = dict(raw)
     model = dict(raw.get("model") or {})
-    model.setdefault("type", "mobilenet_v2" if model.get("backbone") == PRETRAINED else "cnn")
+    pretrained = model.get("backbone") == PRETRAINED
+    model.setdefault("type", "mobilenet_v2" if pretrained else spec.model_types[0])
     model.setdefault("backbone", PRETRAINED if model["type"] == "mobilenet_v2" else "none")
     model.setdefault("batch_norm", True)
     train = dict(raw.get("train") or {})
@@ -60,17 +64,6 @@ def image_defaults(raw: dict[str, Any]) -> dict[str, Any]:
         train.setdefault(key, value)
     raw["model"], raw["train"] = model, train
     return raw
-
-
-def model_types(task: str) -> list[str]:
-    """The `model.type` values that fit a task."""
-    if task in IMAGE_TASKS:
-        return list(IMAGE_MODELS)
-    if task in ("text_classification", "token_classification"):
-        return ["transformer"]
-    if task == "recommendation":
-        return ["recommender"]
-    return list(TABULAR_MODELS)
 
 
 def _changed(section: Any) -> set[str]:
@@ -84,12 +77,12 @@ def _changed(section: Any) -> set[str]:
     }
 
 
-def check_image_settings(cfg: Any) -> None:
+def check_image_settings(cfg: ExperimentConfig) -> None:
     """Raise ValueError for settings that do not fit the task (image keys elsewhere, text
     augmentation on images, a backbone the model type cannot load, ...)."""
     # Keys that differ from their defaults (a saved resolved config spells out every key).
     augment_set = _changed(cfg.data.augment)
-    if cfg.task not in IMAGE_TASKS:
+    if cfg.spec.family != IMAGE_FAMILY:
         _refuse(
             [f"data.augment.{k}" for k in IMAGE_AUGMENT if k in augment_set]
             + [f"data.{k}" for k in IMAGE_DATA_FIELDS if k in _changed(cfg.data)]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import copy
 import re
-import types
-import typing
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from trainforge.config.schema import ExperimentConfig
+from trainforge.config.experiment import ExperimentConfig
+from trainforge.config.keys import model_in
 from trainforge.errors import ConfigError, did_you_mean, format_choices
 
 
@@ -50,17 +49,6 @@ def load_raw(
     for override in overrides:
         _apply_override(raw, override)
     return raw
-
-
-def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set the dotted `key` of a raw config dict, creating sections on the way."""
-    node = raw
-    *sections, last = key.split(".")
-    for part in sections:
-        if not isinstance(node.get(part), dict):
-            node[part] = {}  # absent, or switched off (None), e.g. train.early_stopping
-        node = node[part]
-    node[last] = value
 
 
 def _read(source: str | Path | dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
@@ -186,17 +174,6 @@ def _field_names(loc: list[str]) -> list[str]:
         if model is None:
             return []
     return list(model.model_fields)
-
-
-def model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = model_in(arg)
-            if found is not None:
-                return found
-    return None
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

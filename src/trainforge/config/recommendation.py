@@ -1,14 +1,18 @@
 """Recommendation settings: defaults, and checks that span config sections.
 
-Kept apart from `schema.py` so the recommendation task adds one hook there; the fields live in
-the schema's sections (`data.user_column`, `data.items`, `model.embedding_dim`, ...).
+The task's `TaskSpec` (config/tasks.py) names these hooks; the fields live in the config
+sections (`data.user_column`, `data.items`, `model.embedding_dim`, ...).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-RECOMMENDATION_TASKS = frozenset({"recommendation"})
+if TYPE_CHECKING:
+    from trainforge.config.experiment import ExperimentConfig
+    from trainforge.config.tasks import TaskSpec
+
+RECOMMENDATION_FAMILY = "trainforge.tasks.recommendation"
 RECOMMENDER_MODELS = ("recommender",)
 # Keys of `data` that only a recommendation task reads.
 RECOMMENDATION_DATA_FIELDS = (
@@ -31,11 +35,11 @@ RECOMMENDATION_TRAIN_DEFAULTS: dict[str, Any] = {
 }
 
 
-def recommendation_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+def recommendation_defaults(raw: dict[str, Any], spec: TaskSpec) -> dict[str, Any]:
     """Fill model and train defaults of a recommendation task where the user gave no value."""
     raw = dict(raw)
     model = dict(raw.get("model") or {})
-    model.setdefault("type", "recommender")
+    model.setdefault("type", spec.model_types[0])
     train = dict(raw.get("train") or {})
     for key, value in RECOMMENDATION_TRAIN_DEFAULTS.items():
         train.setdefault(key, value)
@@ -43,7 +47,7 @@ def recommendation_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def check_recommendation_settings(cfg: Any) -> None:
+def check_recommendation_settings(cfg: ExperimentConfig) -> None:
     """Raise ValueError for settings that do not fit the task (recommendation keys elsewhere,
     label settings on a recommender, split files the per-user split cannot use)."""
     data = cfg.data
@@ -53,7 +57,7 @@ def check_recommendation_settings(cfg: Any) -> None:
         for name in RECOMMENDATION_DATA_FIELDS
         if getattr(data, name) != fields[name].get_default(call_default_factory=True)
     ]
-    if cfg.task not in RECOMMENDATION_TASKS:
+    if cfg.spec.family != RECOMMENDATION_FAMILY:
         if changed:
             keys = ", ".join(f"data.{name}" for name in changed)
             raise ValueError(

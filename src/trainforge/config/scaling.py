@@ -1,7 +1,7 @@
 """Scaling settings of `train`: devices, strategy, precision, batch size finder; their checks.
 
-Kept apart from `schema.py` (as `config/image.py` is) so the schema keeps its fields and one
-hook each way: `scaling_input` before validation, `check_scaling` after.
+Kept apart from `train.py` so the section keeps its fields and one hook each way:
+`scaling_input` before validation, `check_scaling` after.
 """
 
 from __future__ import annotations

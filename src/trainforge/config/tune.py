@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trainforge.errors import format_choices
-
 # Optuna stores categorical choices as these types only; others travel as JSON strings.
 _PLAIN_CHOICE = (type(None), bool, int, float, str)
-# Keys a search must not change: they define the experiment rather than tune it.
-FIXED_KEYS = ("task", "name", "tune", "track", "data.train", "data.validation", "data.test")
 
 
 class SearchParam(BaseModel):
@@ -149,33 +144,3 @@ class TuneConfig(BaseModel):
             return self.direction
         lower_is_better = ("loss", "rmse", "mse", "mae")
         return "minimize" if metric.endswith(lower_is_better) else "maximize"
-
-
-def key_error(key: str, root: type[BaseModel]) -> str | None:
-    """Why the dotted `key` cannot be searched in a config of type `root`; None when it can."""
-    from trainforge.config.loading import model_in
-    from trainforge.errors import did_you_mean
-
-    if key in FIXED_KEYS or key.startswith(("tune.", "track.")):
-        return f"{key!r} defines the experiment and cannot be searched"
-    parts = key.split(".")
-    model: type[BaseModel] | None = root
-    annotation: Any = None
-    for depth, part in enumerate(parts):
-        where = ".".join(parts[:depth]) or "the config"
-        if model is None and typing.get_origin(annotation) is dict:
-            return None  # a free mapping, e.g. model.params of scikit-learn estimators
-        if model is None:
-            return f"unknown config key {key!r}: {where!r} holds a value, not a section"
-        names = list(model.model_fields)
-        if part not in names:
-            return (
-                f"unknown config key {key!r}: {where} has no key {part!r}."
-                f"{did_you_mean(part, names)} Keys there: {format_choices(names, limit=30)}"
-            )
-        annotation = model.model_fields[part].annotation
-        model = model_in(annotation)
-    if model is not None:
-        first = next(iter(model.model_fields))
-        return f"{key!r} is a whole section; name one of its keys, e.g. '{key}.{first}'"
-    return None

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from trainforge.continual.memory import HELDOUT, MEMORY, REPLAY, balanced_indices, read_memory
+from trainforge.continual.memory import HELDOUT, MEMORY, REPLAY, read_memory
+from trainforge.data.split import balanced_indices
 from trainforge.errors import ConfigError, PackageError
 from trainforge.package import write_json
 from trainforge.versions import is_versioned, next_name, promote, resolve
@@ -117,12 +118,9 @@ def update(
     rules = parse_gate(gate)
     package = resolve(model_dir)
     old = load(package)
-    if old.config.is_image:
-        raise PackageError(
-            "image packages keep no replay memory and cannot be updated yet",
-            where=str(model_dir),
-            fix="Train a new model with model.init_from: this folder (transfer learning)",
-        )
+    from trainforge.tasks.registry import family_of
+
+    family_of(old.config).check_updatable(old, model_dir)
     version = next_name(model_dir)
     work = model_dir / f".update-{version}"
     shutil.rmtree(work, ignore_errors=True)
@@ -233,11 +231,7 @@ def _new_splits(old: Any, data: str | Path, validation: Any, work: Path) -> dict
 
 
 def _check_columns(old: Any, frame: pd.DataFrame, where: str) -> None:
-    cfg = old.config
-    if cfg.is_text:
-        needed = [cfg.data.text_column, cfg.data.text_pair_column, cfg.data.label_column]
-    else:
-        needed = [*old.inputs.columns_, cfg.data.label_column]
+    needed = [*old.input_columns, old.config.data.label_column]
     missing = [c for c in needed if c and c not in frame.columns]
     if missing:
         raise ConfigError(

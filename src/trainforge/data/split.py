@@ -157,3 +157,24 @@ def sample_shots(labels: np.ndarray, shots: int, seed: int, names: list[str], wh
             )
         chosen.append(rows[:shots])
     return np.sort(np.concatenate(chosen))
+
+
+def balanced_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Up to `size` row indices, as even across classes as the classes allow, in random order.
+
+    Classes take turns: each round adds one more row of every class that has rows left, so a
+    rare class keeps all its rows and the frequent ones share the rest.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    if labels.ndim > 1:  # multi-label: no single class per row; sample uniformly
+        return np.sort(rng.permutation(len(labels))[:size])
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < size and any(depth < len(pool) for pool in pools):
+        for pool in pools:
+            if depth < len(pool) and len(chosen) < size:
+                chosen.append(int(pool[depth]))
+        depth += 1
+    return np.asarray(chosen, dtype=np.int64)

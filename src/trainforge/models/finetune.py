@@ -25,7 +25,7 @@ def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextCl
     method = model.finetune
     if method == "frozen":
         # A token classifier's head lives inside the transformers model; it alone trains.
-        keep_head = is_token_model(net.encoder)
+        keep_head = token_level(net.encoder)
         for name, param in net.encoder.named_parameters():
             param.requires_grad = keep_head and name.split(".")[0] == "classifier"
     elif method == "adapter":
@@ -51,7 +51,7 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
         # keeps its pretrained weights there.
         head_modules = [name for name in head_modules if name != "pooler"]
     task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
-    if is_token_model(net.encoder):
+    if token_level(net.encoder):
         task_type = "TOKEN_CLS"
     options = model.peft
     targets = list(options.target_modules) if options.target_modules else None
@@ -96,7 +96,7 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
         ) from None
 
 
-def is_token_model(encoder: nn.Module) -> bool:
+def token_level(encoder: nn.Module) -> bool:
     """A transformers model that gives logits per token (NER), not per text."""
     return type(encoder).__name__.endswith("ForTokenClassification")
 

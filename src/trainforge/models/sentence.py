@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from trainforge.config import ExperimentConfig
-from trainforge.config.schema import label_words
+from trainforge.config import ExperimentConfig, label_words
 from trainforge.models.transformer import TextClassifier
-from trainforge.tasks.base import FitOptions, Fitted
+from trainforge.training.options import FitOptions, Fitted
 
 # Zero-shot logits are this times the cosine similarity: a softmax temperature of 0.05, the
 # scale sentence-embedding models are trained with (MultipleNegativesRankingLoss).

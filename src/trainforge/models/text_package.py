@@ -28,12 +28,14 @@ ADAPTERS = "adapters.safetensors"
 PEFT_ADAPTER = "adapter"
 
 
-def network_spec(net: TextClassifier, cfg: ExperimentConfig, n_outputs: int) -> dict[str, Any]:
+def network_spec(
+    net: TextClassifier, cfg: ExperimentConfig, n_outputs: int, head: str = "sequence"
+) -> dict[str, Any]:
     """The manifest entry that tells `load_text_model` how to rebuild the network."""
     return {
         "pooling": net.pooling,
         "normalize": net.normalize,
-        "head": "token" if cfg.is_token else "sequence",
+        "head": head,
         "n_outputs": n_outputs,
         "adapters": hasattr(net, "adapters"),
         "adapter_only": cfg.model.peft.adapter_only
@@ -71,10 +73,6 @@ def load_text_model(
     from trainforge.models.transformer import load_encoder, resolve_backbone
 
     spec = manifest["network"]
-    if spec.get("kind") == "prompt_lm":
-        from trainforge.tasks.prompt import load_prompt_model
-
-        return load_prompt_model(folder, cfg, manifest)  # type: ignore[no-any-return]
     multi = manifest["target"]["kind"] == "multilabel"
     tokens = spec.get("head") == "token"
     if spec["adapter_only"]:

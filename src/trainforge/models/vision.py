@@ -92,12 +92,14 @@ def freeze(network: ImageNetwork, prefixes: list[str]) -> None:
     network.frozen = frozen
 
 
-def start_from(network: ImageNetwork, spec: str, task: str, labels: list[str]) -> dict[str, Any]:
+def start_from(
+    network: ImageNetwork, spec: str, task: str, labels: list[str], load_package: Any
+) -> dict[str, Any]:
     """Copy the weights of a package or state-dict file into `network` (see the module docstring).
 
     Returns counts for the run's metrics: tensors loaded, output rows matched by label.
     """
-    state, old_labels = _read_start(spec, task)
+    state, old_labels = _read_start(spec, task, load_package)
     own = network.state_dict()
     out = f"{network.head_name}.{len(network.head_module) - 1}."  # type: ignore[arg-type]
     loaded, rows = 0, 0
@@ -127,16 +129,14 @@ def start_from(network: ImageNetwork, spec: str, task: str, labels: list[str]) -
     return {"init_from_tensors": loaded, "init_from_label_rows": rows}
 
 
-def _read_start(spec: str, task: str) -> tuple[dict[str, Any], list[str] | None]:
-    """(state dict, labels or None) of a package or a weights file."""
+def _read_start(spec: str, task: str, load_package: Any) -> tuple[dict[str, Any], list[str] | None]:
+    """(state dict, labels or None) of a package (read by `load_package`) or a weights file."""
     path = Path(spec)
     if path.is_file() and path.suffix in (".safetensors", ".pth", ".pt"):
         from trainforge.models.mobilenet import read_state_dict
 
         return read_state_dict(path), None
-    from trainforge.predict import load
-
-    old = load(spec)
+    old = load_package(spec)
     if old.config.task != task or not isinstance(old.network, nn.Module):
         raise ConfigError(
             f"cannot start from this package: it was trained for task {old.config.task!r}",

@@ -15,14 +15,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from trainforge.package import MANIFEST
+from trainforge.tasks.family import InputKind
+from trainforge.tasks.registry import family_of
 from trainforge.versions import POINTER, resolve
 
-__all__ = ["POINTER", "LoadedModel", "load_package", "resolve", "version_id"]
-
-InputKind = Literal["text", "token", "tabular", "image", "recommendation"]
+__all__ = ["POINTER", "InputKind", "LoadedModel", "load_package", "resolve", "version_id"]
 
 
 @dataclass(frozen=True)
@@ -76,93 +76,14 @@ def load_package(package: Path, version: str, *, onnx: bool = False) -> LoadedMo
     model = load(package, onnx=onnx)
     metrics_file = package / "metrics.json"
     metrics = json.loads(metrics_file.read_text("utf-8")) if metrics_file.is_file() else {}
-    kind: InputKind = (
-        "recommendation"
-        if model.config.is_recommendation
-        else "image"
-        if model.config.is_image
-        else "token"
-        if model.config.is_token
-        else "text"
-        if model.config.is_text
-        else "tabular"
-    )
-    model.predict([warmup_input(model, kind)])
+    family = family_of(model.config)
+    model.predict([family.warmup_input(model)])
     return LoadedModel(
         model=model,
         path=package,
         version=version,
         manifest=manifest,
         metrics=metrics,
-        kind=kind,
-        input_schema=input_schema(model, kind),
+        kind=family.input_kind,
+        input_schema=family.input_schema(model),
     )
-
-
-def warmup_input(model: Any, kind: InputKind) -> Any:
-    """One valid input: a short text, a blank image, or a table row of the training fill values."""
-    if kind == "recommendation":
-        return {"user": model.catalog.user_ids[0]}
-    if kind == "image":
-        import numpy as np
-
-        channels, (height, width) = model.inputs.format.channels, model.inputs.format.size
-        return np.zeros((height, width, channels) if channels == 3 else (height, width), np.uint8)
-    if kind != "tabular":
-        return "warm up"
-    row: dict[str, Any] = {c["name"]: c["fill"] for c in model.inputs.numeric_}
-    row.update({c["name"]: c["fill"] for c in model.inputs.categorical_})
-    return row
-
-
-def input_schema(model: Any, kind: InputKind) -> dict[str, Any]:
-    """JSON schema of one element of `inputs`, for GET /v1/metadata."""
-    data = model.config.data
-    if kind == "recommendation":
-        from trainforge.recommend import MAX_K
-
-        return {
-            "type": "object",
-            "properties": {
-                "user": {"type": ["string", "number"], "description": "a user id"},
-                "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
-            },
-            "required": ["user"],
-        }
-    if kind == "image":
-        return {
-            "type": "string",
-            "contentEncoding": "base64",
-            "description": "an image file (PNG, JPEG, ...) in base64; a data: URI prefix is "
-            "allowed",
-        }
-    if kind == "token":
-        return {
-            "anyOf": [
-                {"type": "string", "description": "raw text; entities come back as spans"},
-                {"type": "array", "items": {"type": "string"}, "description": "words"},
-            ]
-        }
-    if kind == "text":
-        columns = [data.text_column, *([data.text_pair_column] if data.text_pair_column else [])]
-        row = {
-            "type": "object",
-            "properties": {c: {"type": "string"} for c in columns},
-            "required": columns,
-        }
-        if data.text_pair_column:
-            return row
-        return {"anyOf": [{"type": "string"}, row]}
-    properties: dict[str, Any] = {
-        c["name"]: {"type": ["number", "null"]} for c in model.inputs.numeric_
-    }
-    for column in model.inputs.categorical_:
-        properties[column["name"]] = {
-            "type": ["string", "number", "boolean", "null"],
-            "examples": column["categories"][:20],
-        }
-    return {
-        "type": "object",
-        "properties": {c: properties[c] for c in model.inputs.columns_},
-        "required": list(model.inputs.columns_),
-    }

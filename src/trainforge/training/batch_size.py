@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 
 from trainforge.training.distributed import with_batch_size
-from trainforge.training.fit import precision_plugins
+from trainforge.training.precision import precision_plugins
 
 # On the CPU nothing runs out of memory before the batch is the whole training set, which
 # trains badly; past a thousand rows a larger batch rarely trains faster per example anyway.

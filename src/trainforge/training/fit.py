@@ -14,14 +14,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.plugins import MixedPrecision, Precision
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from lightning.pytorch.utilities import GradClipAlgorithmType
 from torch.utils.data import DataLoader
 
 from trainforge.config import TrainConfig
 from trainforge.errors import ConfigError
-from trainforge.tasks.base import FitOptions, Fitted
 from trainforge.training.callbacks import EpochSeeder, HistoryRecorder, ThroughputMonitor
 from trainforge.training.distributed import (
     check_hardware,
@@ -32,6 +29,8 @@ from trainforge.training.distributed import (
     world_size,
 )
 from trainforge.training.module import TrainingModule
+from trainforge.training.options import FitOptions, Fitted
+from trainforge.training.precision import precision_plugins
 
 CHECKPOINTS = "checkpoints"
 
@@ -213,29 +212,6 @@ def _strategy(name: str, world: int) -> Any:
 
         return DDPStrategy(static_graph=True)
     return name
-
-
-def precision_plugins(cfg: TrainConfig) -> list[MixedPrecision]:
-    """Lightning's precision plugin for `train.precision`; none for full precision.
-
-    bfloat16 needs no loss scaling, so gradient clipping works with the fused AdamW; Lightning's
-    own plugin refuses that pair whatever the precision.
-    """
-    if cfg.precision not in ("bf16-mixed", "16-mixed"):
-        return []  # "32", or "auto" that nothing resolved: full precision
-    plugin = _BF16Mixed if cfg.precision == "bf16-mixed" else MixedPrecision
-    return [plugin(cfg.precision, "cuda" if on_gpu(cfg) else "cpu")]
-
-
-class _BF16Mixed(MixedPrecision):
-    def clip_gradients(
-        self,
-        optimizer: Any,
-        clip_val: float = 0.0,
-        gradient_clip_algorithm: GradClipAlgorithmType = GradClipAlgorithmType.NORM,
-    ) -> None:
-        # No scaler, so the gradients are true gradients whichever optimiser steps.
-        Precision.clip_gradients(self, optimizer, clip_val, gradient_clip_algorithm)
 
 
 class _DiskCheckpointIO(TorchCheckpointIO):

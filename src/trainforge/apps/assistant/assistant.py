@@ -247,7 +247,9 @@ def new_conversation_id() -> str:
 
 def check_model(model: Any, model_dir: str | Path) -> None:
     """Refuse a package that does not predict one intent per text."""
-    if not model.config.is_text or model.target.kind != "classification":
+    from trainforge.tasks.text.model import TextModel
+
+    if not isinstance(model, TextModel) or model.target.kind != "classification":
         raise ConfigError(
             f"the assistant needs a single-label text classifier; this package is "
             f"{model.config.task!r} with a {model.target.kind} target",

@@ -106,7 +106,9 @@ def _load(path: Path, onnx: bool | str, batch_size: int, where: str) -> Any:
     import trainforge
 
     model = trainforge.load(path, onnx=onnx)
-    if not model.config.is_text or model.target.kind != "classification":
+    from trainforge.tasks.text.model import TextModel
+
+    if not isinstance(model, TextModel) or model.target.kind != "classification":
         raise ConfigError(
             f"{path} is a {model.config.task} model with {model.target.kind} outputs",
             where=where,

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from trainforge.recommend import DEFAULT_K, MAX_K
 from trainforge.serving.deps import BatcherDep, Holder, Settings
 from trainforge.serving.limits import require_api_key
 from trainforge.serving.routes.predict import current_model, run_batch
 from trainforge.serving.schemas import Error, Recommendation
+from trainforge.tasks.recommendation.model import DEFAULT_K, MAX_K
 
 router = APIRouter(prefix="/v1", tags=["recommend"], dependencies=[Depends(require_api_key)])
 

@@ -10,15 +10,14 @@ from typing import Any
 
 from trainforge.config import ExperimentConfig
 from trainforge.errors import ConfigError
+from trainforge.tasks.family import LoadPackage
 
 
-def load_start(cfg: ExperimentConfig) -> Any:
-    """The `trainforge.predict.Model` of `model.init_from`, checked to fit this config."""
+def load_start(cfg: ExperimentConfig, load_package: LoadPackage) -> Any:
+    """The `Model` of `model.init_from`, checked to fit this config; None without one."""
     if cfg.model.init_from is None:
         return None
-    from trainforge.predict import load
-
-    old = load(cfg.model.init_from)
+    old = load_package(cfg.model.init_from)
     problem = None
     if old.config.task != cfg.task:
         problem = f"it was trained for task {old.config.task!r}, this config is {cfg.task!r}"

@@ -18,14 +18,14 @@ from trainforge.data.text import (
     tokenize,
 )
 from trainforge.errors import DataError
-from trainforge.predict import Model
 from trainforge.tasks import make_target
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
 from trainforge.tasks.multilabel import MultiLabelTarget
+from trainforge.tasks.text.model import TextModel
 
 
-def prepare(cfg: ExperimentConfig) -> Prepared:
+def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read and check the text files, encode labels, tokenise, and load the backbone."""
     from trainforge.models.transformer import load_tokenizer, resolve_backbone
 
@@ -40,9 +40,9 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     target = make_target(cfg)
     assert isinstance(target, (ClassificationTarget, MultiLabelTarget)), "text tasks classify"
     train_labels = column_values(sources["train"].dataset, data.label_column)
-    from trainforge.continual.start import copy_weights, load_start
+    from trainforge.tasks.start import copy_weights, load_start
 
-    old = load_start(cfg)  # model.init_from: an update starts from this package
+    old = load_start(cfg, load_package)  # model.init_from: an update starts from this package
     known = [*(old.target.labels_ if old is not None else ()), *(cfg.model.labels or ())]
     _check_named_labels(cfg, train_labels, sources["train"].source)
     if isinstance(target, ClassificationTarget):
@@ -72,7 +72,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     from trainforge.models.prompt_lm import is_causal_lm
 
     if cfg.model.finetune == "prompt_lm" or is_causal_lm(cfg.model.backbone):
-        from trainforge.tasks.prompt import prepare_prompt
+        from trainforge.tasks.text.prompt import prepare_prompt
 
         return prepare_prompt(cfg, datasets, labels, target)
     backbone = resolve_backbone(cfg.model.backbone)
@@ -81,7 +81,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
         split: tokenize(ds, tokenizer, data, cfg.train.max_length, _label_encoder(target))
         for split, ds in datasets.items()
     }
-    from trainforge.pipeline import seed_all
+    from trainforge.training.seeding import seed_all
 
     seed_all(cfg.train.seed)
     net = _build_network(cfg, backbone, target)
@@ -99,7 +99,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
     finetune.prepare(net, cfg.model, steps)
     inputs = TextInputs(tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length)
-    model = Model(cfg, inputs, target, network=net)
+    model = TextModel(cfg, inputs, target, network=net)
 
     from trainforge.models.text_package import network_spec, save_text_model
 
@@ -240,7 +240,7 @@ def _positions(loader: Any) -> Any:
 
 
 def _fit(
-    model: Model,
+    model: TextModel,
     cfg: ExperimentConfig,
     encoded: dict[str, Any],
     labels: dict[str, np.ndarray],
@@ -269,7 +269,7 @@ def _fit(
 
 
 def _fit_frozen(
-    model: Model,
+    model: TextModel,
     cfg: ExperimentConfig,
     encoded: dict[str, Any],
     labels: dict[str, np.ndarray],
@@ -310,7 +310,7 @@ def _fit_frozen(
     return fitted
 
 
-def _final(model: Model, cfg: ExperimentConfig) -> Any:
+def _final(model: TextModel, cfg: ExperimentConfig) -> Any:
     """The network as packaged: peft weights merged unless the adapter alone is kept."""
     from trainforge.models import finetune
 

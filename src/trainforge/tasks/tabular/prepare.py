@@ -13,19 +13,19 @@ from trainforge.data.split import load_splits
 from trainforge.data.tabular import TabularPreprocessor
 from trainforge.errors import ConfigError
 from trainforge.package import ESTIMATOR, WEIGHTS, write_json
-from trainforge.predict import Model
 from trainforge.tasks import make_target
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
+from trainforge.tasks.model import Model
 from trainforge.tasks.regression import RegressionTarget
 
 
-def prepare(cfg: ExperimentConfig) -> Prepared:
+def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read, check and encode the data; build the (untrained) model."""
-    from trainforge.continual.start import copy_weights, load_start
-    from trainforge.pipeline import seed_all
+    from trainforge.tasks.start import copy_weights, load_start
+    from trainforge.training.seeding import seed_all
 
-    old = load_start(cfg)  # model.init_from: an update starts from this package
+    old = load_start(cfg, load_package)  # model.init_from: an update starts from this package
     splits = load_splits(cfg.data, stratify_labels=cfg.is_classification, seed=cfg.split_seed)
     # Tabular targets are fitted on the frame; multi-label targets (data.multi_label) are text-only.
     target = make_target(cfg)

@@ -18,18 +18,18 @@ from trainforge.config.image import MIN_MOBILENET_SIZE
 from trainforge.data.image_inputs import IMAGENET_MEAN, IMAGENET_STD, ImageInputs, fit_normalisation
 from trainforge.data.images import ImageFormat, Images, decode, natural_format, read_source
 from trainforge.errors import DataError
-from trainforge.predict import Model
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
 from trainforge.tasks.classification import ClassificationTarget
+from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
+from trainforge.tasks.image.model import ImageModel
 
 SPLITS = ("train", "validation", "test")
 
 
-def prepare(cfg: ExperimentConfig) -> Prepared:
+def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read, check and decode the images; build the (untrained) network."""
     from trainforge.models.image_package import network_spec, save_image_model
     from trainforge.models.vision import build_image_network, start_from
-    from trainforge.pipeline import seed_all
+    from trainforge.training.seeding import seed_all
 
     images = _read_splits(cfg)
     target = ClassificationTarget(
@@ -43,8 +43,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     )
     started = {}
     if cfg.model.init_from is not None:
-        started = start_from(network, cfg.model.init_from, cfg.task, target.labels_)
-    model = Model(cfg, inputs, target, network=network)
+        started = start_from(network, cfg.model.init_from, cfg.task, target.labels_, load_package)
+    model = ImageModel(cfg, inputs, target, network=network)
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
         fitted = _fit(model, cfg, images, labels, run_dir, options)
@@ -164,7 +164,7 @@ def _fit_inputs(cfg: ExperimentConfig, train: Images) -> ImageInputs:
 
 
 def _fit(
-    model: Model,
+    model: ImageModel,
     cfg: ExperimentConfig,
     images: dict[str, Images],
     labels: dict[str, np.ndarray],

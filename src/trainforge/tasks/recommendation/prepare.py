@@ -21,18 +21,18 @@ from trainforge.config import ExperimentConfig
 from trainforge.data.interactions import Csr, RecommendationData, load_recommendation_data
 from trainforge.errors import DataError
 from trainforge.evaluation.ranking import RankingSet, ranking_set
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
+from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
 from trainforge.tasks.ranking import RankingTarget
 
 NEGATIVE_RETRIES = 3
 
 
-def prepare(cfg: ExperimentConfig) -> Prepared:
+def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read, check, encode and split the interactions; build the (untrained) recommender."""
     from trainforge.models.recommender import RecommenderNet
     from trainforge.models.recommender_package import network_spec, save_recommender
-    from trainforge.pipeline import seed_all
-    from trainforge.recommend import RecommenderModel
+    from trainforge.tasks.recommendation.model import RecommenderModel
+    from trainforge.training.seeding import seed_all
 
     data = load_recommendation_data(cfg.data, cfg.split_seed)
     interactions = data.interactions

@@ -16,12 +16,12 @@ from trainforge.config import ExperimentConfig
 from trainforge.data.conll import Sentences, read_sentences
 from trainforge.data.text import split_off
 from trainforge.data.tokens import IGNORE, TokenInputs, Windows
-from trainforge.predict import Model
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
+from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
 from trainforge.tasks.tagging import TaggingTarget
+from trainforge.tasks.token.model import TokenModel
 
 
-def prepare(cfg: ExperimentConfig) -> Prepared:
+def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read and check the sentences, encode tags, cut windows, and load the backbone."""
     from trainforge.models import finetune
     from trainforge.models.text_package import network_spec, save_text_model
@@ -53,7 +53,7 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
         split: inputs.words.windows(s.tokens, tags[split], continuation)
         for split, s in sentences.items()
     }
-    from trainforge.pipeline import seed_all
+    from trainforge.training.seeding import seed_all
 
     seed_all(cfg.train.seed)
     encoder = load_encoder(backbone, "cls", target.labels_, target.n_outputs, False, tokens=True)
@@ -61,8 +61,8 @@ def prepare(cfg: ExperimentConfig) -> Prepared:
     batches = -(-len(windows["train"]) // cfg.train.batch_size)
     steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
     finetune.prepare(net, cfg.model, steps)
-    model = Model(cfg, inputs, target, network=net)
-    spec = network_spec(net, cfg, target.n_outputs)
+    model = TokenModel(cfg, inputs, target, network=net)
+    spec = network_spec(net, cfg, target.n_outputs, head="token")
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
         fitted = _fit(model, cfg, windows, run_dir, options)
@@ -137,7 +137,7 @@ def _loader(windows: Windows, cfg: ExperimentConfig, pad_id: int, *, shuffle: bo
 
 
 def _fit(
-    model: Model,
+    model: TokenModel,
     cfg: ExperimentConfig,
     windows: dict[str, Windows],
     run_dir: Path,
@@ -165,7 +165,7 @@ def _fit(
 
 
 def _fit_frozen(
-    model: Model,
+    model: TokenModel,
     cfg: ExperimentConfig,
     windows: dict[str, Windows],
     run_dir: Path,

@@ -16,7 +16,7 @@ import pandas as pd
 from trainforge.data.interactions import Catalog
 from trainforge.errors import DataError
 from trainforge.evaluation.ranking import RankingSet, Ranks, rank_relevant, ranking_set, tie_order
-from trainforge.predict import CHUNK_ROWS, Model, Rows, as_frame
+from trainforge.tasks.model import CHUNK_ROWS, Model, Rows, as_frame
 
 DEFAULT_K = 10
 MAX_K = 1000

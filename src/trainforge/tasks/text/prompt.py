@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from trainforge.config import ExperimentConfig
-from trainforge.config.schema import label_words
+from trainforge.config import ExperimentConfig, label_words
 from trainforge.errors import ConfigError
 from trainforge.package import write_json
-from trainforge.predict import Model
-from trainforge.tasks.base import FitOptions, Fitted, Prepared
+from trainforge.tasks.family import FitOptions, Fitted, Prepared
+from trainforge.tasks.text.model import TextModel
 
 PROMPT = "prompt.json"
 ADAPTER = "lm_adapter"
@@ -31,7 +30,7 @@ def prepare_prompt(
     cfg: ExperimentConfig, datasets: dict[str, Any], labels: dict[str, np.ndarray], target: Any
 ) -> Prepared:
     """The prompted classifier over the target's labels, with examples from the train rows."""
-    from trainforge.continual.memory import balanced_indices
+    from trainforge.data.split import balanced_indices
     from trainforge.models.prompt_lm import build
 
     if cfg.model.finetune not in ("prompt_lm", "lora"):
@@ -60,7 +59,7 @@ def prepare_prompt(
     lora = cfg.model.finetune == "lora"
     if lora:
         network.lm = _lora(network.lm, cfg)
-    model = Model(cfg, inputs, target, network=network)
+    model = TextModel(cfg, inputs, target, network=network)
     frames = {split: ds.to_pandas() for split, ds in datasets.items() if lora or split != "train"}
 
     def fit(run_dir: Path, options: FitOptions) -> Fitted:

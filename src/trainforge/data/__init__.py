@@ -1,0 +1,1 @@
+"""Reading data: tables, texts, sentences, images and interactions; splits and preprocessing."""

@@ -1,0 +1,1 @@
+"""Training: the Lightning module, optimisers and schedules, callbacks, loaders and the Trainer."""
