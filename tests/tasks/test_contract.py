@@ -221,7 +221,7 @@ def test_bad_input_is_a_user_error_that_leaves_nothing(trained: Trained) -> None
     with pytest.raises(TrainforgeError, match="not found"):
         trainforge.train(config, output=output, progress=False)
     assert not output.exists()
-    with pytest.raises(TrainforgeError, match="missing.csv"):
+    with pytest.raises(TrainforgeError, match=r"missing\.csv"):
         trainforge.load(trained.run.model_dir).predict(str(trained.folder / "missing.csv"))
 
 

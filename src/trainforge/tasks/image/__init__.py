@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.errors import PackageError
-from trainforge.tasks.family import PROBE_ROWS, LoadPackage, Prepared, TaskFamily, assumed_labels
+from trainforge.tasks.family import (
+    PROBE_ROWS,
+    InputKind,
+    LoadPackage,
+    Prepared,
+    TaskFamily,
+    assumed_labels,
+)
 from trainforge.tasks.model import Model
 
 
@@ -15,7 +22,7 @@ class ImageFamily(TaskFamily):
     """`image_classification`."""
 
     name = "image"
-    input_kind = "image"
+    input_kind: InputKind = "image"
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:
         from trainforge.tasks.image.prepare import prepare

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.errors import ConfigError, PackageError
-from trainforge.tasks.family import LoadPackage, Prepared, TaskFamily
+from trainforge.tasks.family import InputKind, LoadPackage, Prepared, TaskFamily
 from trainforge.tasks.model import Model
 
 
@@ -15,7 +15,7 @@ class RecommendationFamily(TaskFamily):
     """`recommendation`."""
 
     name = "recommendation"
-    input_kind = "recommendation"
+    input_kind: InputKind = "recommendation"
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:
         from trainforge.tasks.recommendation.prepare import prepare

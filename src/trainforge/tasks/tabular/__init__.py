@@ -9,7 +9,7 @@ from typing import Any
 
 from trainforge.errors import PackageError
 from trainforge.package import ESTIMATOR, WEIGHTS
-from trainforge.tasks.family import PROBE_ROWS, LoadPackage, Prepared, TaskFamily
+from trainforge.tasks.family import PROBE_ROWS, InputKind, LoadPackage, Prepared, TaskFamily
 from trainforge.tasks.model import Model
 
 
@@ -17,7 +17,7 @@ class TabularFamily(TaskFamily):
     """`tabular_classification` and `tabular_regression`."""
 
     name = "tabular"
-    input_kind = "tabular"
+    input_kind: InputKind = "tabular"
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:
         from trainforge.tasks.tabular.prepare import prepare

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from trainforge.errors import PackageError
-from trainforge.tasks.family import PROBE_ROWS, LoadPackage, Prepared, TaskFamily, assumed_labels
+from trainforge.tasks.family import (
+    PROBE_ROWS,
+    InputKind,
+    LoadPackage,
+    Prepared,
+    TaskFamily,
+    assumed_labels,
+)
 from trainforge.tasks.model import Model
 
 # Sample inputs for the export's parity check where the config's data files are not reachable.
@@ -30,7 +37,7 @@ class TextFamily(TaskFamily):
     """
 
     name = "text"
-    input_kind = "text"
+    input_kind: InputKind = "text"
     token_head = False
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:

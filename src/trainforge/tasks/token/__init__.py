@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainforge.tasks.family import LoadPackage, Prepared
+from trainforge.tasks.family import InputKind, LoadPackage, Prepared
 from trainforge.tasks.model import Model
 from trainforge.tasks.text import FALLBACK_TEXTS, TextFamily
 
@@ -15,7 +15,7 @@ class TokenFamily(TextFamily):
     sentences for rows."""
 
     name = "token"
-    input_kind = "token"
+    input_kind: InputKind = "token"
     token_head = True
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:
