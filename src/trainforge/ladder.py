@@ -153,8 +153,7 @@ def ladder(
         keep_models: keep every cell's model package (large); only metrics are kept otherwise.
         progress: print a line per cell.
     """
-    from trainforge.config import load_config, load_raw
-    from trainforge.config import set_key
+    from trainforge.config import load_config, load_raw, set_key
     from trainforge.pipeline import train
 
     base = load_config(config, list(overrides))

@@ -119,6 +119,8 @@ class ImageInputs:
             return rows
         if isinstance(rows, np.ndarray) and _is_stack(rows):
             rows = list(rows)
+        if isinstance(rows, (str, Path)):
+            _check_exists(str(rows))
         if isinstance(rows, (str, Path)) and _is_data_set(str(rows)):
             source = read_source(
                 str(rows), label_column=self.label_column, image_column=self.image_column
@@ -171,6 +173,22 @@ def _is_data_set(spec: str) -> bool:
         return path.is_dir() or (path.is_file() and path.suffix.lower() not in image_suffixes())
     except OSError:  # a name too long for the file system: base64 data
         return False
+
+
+def _check_exists(spec: str) -> None:
+    """A name with a suffix is a path (base64 has no dots): one that is missing is named."""
+    if len(spec) > 4096 or "\n" in spec or spec.startswith(("sklearn:", "data:")):
+        return
+    try:
+        missing = bool(Path(spec).suffix) and not Path(spec).exists()
+    except OSError:  # a name too long for the file system: base64 data
+        return
+    if missing:
+        raise DataError(
+            "file not found",
+            where=spec,
+            fix="Check the path: an image file, a folder of images, or a table of image paths",
+        )
 
 
 def _opener(item: Any, i: int) -> Any:
