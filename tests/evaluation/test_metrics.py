@@ -152,7 +152,7 @@ def test_classification_rejects_bad_input(
 def test_regression_perfect_prediction() -> None:
     y = np.array([1.5, -2.0, 3.0, 10.0])
     m = regression_metrics(y, y.copy())
-    assert m == {"mse": 0.0, "rmse": 0.0, "mae": 0.0, "r2": 1.0, "n_samples": 4}
+    assert m == {"mse": 0.0, "rmse": 0.0, "mae": 0.0, "r2": 1.0, "spearman": 1.0, "n_samples": 4}
 
 
 def test_regression_known_values() -> None:
@@ -172,6 +172,20 @@ def test_regression_accepts_column_vectors_and_single_sample() -> None:
     single = regression_metrics(np.array([2.0]), np.array([1.0]))
     assert "r2" not in single  # undefined for one sample; never NaN
     json.dumps(single, allow_nan=False)
+
+
+def test_regression_spearman_ranks_with_ties_and_is_omitted_when_undefined() -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    # Monotone but far from linear: rank correlation 1, R² well below 1.
+    assert regression_metrics(y, y**4)["spearman"] == pytest.approx(1.0)
+    assert regression_metrics(y, -y)["spearman"] == pytest.approx(-1.0)
+    # Ties get average ranks, as scipy.stats.spearmanr gives them.
+    tied = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 2.0, 3.0, 6.0]))
+    assert tied["spearman"] == pytest.approx(0.9486832980505139)
+    # A constant prediction has no ranks to correlate: omitted, never NaN.
+    constant = regression_metrics(y, np.full(5, 3.0))
+    assert "spearman" not in constant
+    json.dumps(constant, allow_nan=False)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ them by naming them in its `TaskSpec` line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from trainforge.errors import format_choices
 
 if TYPE_CHECKING:
     from trainforge.config.experiment import ExperimentConfig
@@ -98,8 +100,12 @@ def check_text_settings(cfg: ExperimentConfig) -> None:
     if model.finetune in SINGLE_LABEL_METHODS and (
         cfg.task != "text_classification" or data.multi_label
     ):
+        methods = get_args(type(model).model_fields["finetune"].annotation)
+        fitting = [m for m in methods if m not in SINGLE_LABEL_METHODS]
+        task = f"task {cfg.task!r}" + (" with data.multi_label" if data.multi_label else "")
         raise ValueError(
-            f"model.finetune {model.finetune!r} is for single-label text_classification"
+            f"model.finetune {model.finetune!r} is for single-label text_classification; "
+            f"{task} trains with {format_choices(fitting)}"
         )
     if model.finetune == "frozen" and model.pooling == "cls":
         raise ValueError(

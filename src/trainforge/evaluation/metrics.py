@@ -181,16 +181,17 @@ def classification_metrics(
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    """Compute MSE, RMSE, MAE and R² for one regression target.
+    """Compute MSE, RMSE, MAE, R² and Spearman's rank correlation for one regression target.
 
-    R² is omitted for a single sample, where it is undefined (scikit-learn returns NaN).
+    R² is omitted for a single sample, where it is undefined (scikit-learn returns NaN);
+    Spearman's ρ is omitted where either side is constant (no ranks to correlate).
 
     Args:
         y_true: (n,) true values.
         y_pred: (n,) predicted values, same order.
 
     Returns:
-        ``{"mse", "rmse", "mae", "r2", "n_samples"}`` as Python floats/ints.
+        ``{"mse", "rmse", "mae", "r2", "spearman", "n_samples"}`` as Python floats/ints.
 
     Example:
         >>> regression_metrics(np.array([1.0, 2.0]), np.array([1.0, 2.0]))["r2"]
@@ -217,5 +218,18 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]
     }
     if len(y) >= 2:
         result["r2"] = float(r2_score(y, pred))
+    rho = _spearman(y, pred)
+    if rho is not None:
+        result["spearman"] = rho
     result["n_samples"] = len(y)
     return result
+
+
+def _spearman(y: np.ndarray, pred: np.ndarray) -> float | None:
+    """Spearman's rank correlation (ties get average ranks); None when either side is constant,
+    where scipy warns and returns NaN."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(y) == 0 or np.ptp(pred) == 0:
+        return None
+    return float(spearmanr(y, pred)[0])  # [0]: the statistic, in every scipy sklearn allows
