@@ -133,6 +133,16 @@ TASKS: dict[str, TaskSpec] = {
             defaults=recommendation_defaults,
             check=check_recommendation_settings,
         ),
+        TaskSpec(
+            name="text_regression",
+            family="trainforge.tasks.text_regression",
+            target="regression",
+            model_types=TEXT_MODELS,
+            metrics=REGRESSION_METRICS,
+            defaults=text_defaults,
+            check=check_text_settings,
+            text=True,
+        ),
     )
 }
 
