@@ -115,11 +115,25 @@ def fit_callbacks(model: ModelConfig) -> list[L.Callback]:
 
 
 class AdaLoraSchedule(L.Callback):
-    """AdaLoRA re-allocates ranks after every optimiser step (peft's update_and_allocate)."""
+    """AdaLoRA re-allocates ranks after every optimiser step (peft's update_and_allocate).
 
-    def on_before_zero_grad(self, trainer: L.Trainer, pl_module: Any, optimizer: Any) -> None:
-        encoder = pl_module.net.encoder
-        encoder.base_model.update_and_allocate(trainer.global_step)
+    peft's loop is backward, step, `update_and_allocate`, zero_grad: the rank importance is
+    read from the gradients of the step just taken. Lightning zeroes gradients at the start of
+    the next step's closure, so the end of the training batch is that place; with gradient
+    accumulation only batches that stepped the optimiser count (`on_before_zero_grad`, used
+    before, also ran ahead of the first backward, when no gradient exists yet).
+    """
+
+    def __init__(self) -> None:
+        self._seen_step = -1
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.global_step == self._seen_step:
+            return  # an accumulation batch: the optimiser did not step
+        self._seen_step = trainer.global_step
+        pl_module.net.encoder.base_model.update_and_allocate(trainer.global_step)
 
 
 def merge(net: TextClassifier) -> TextClassifier:
