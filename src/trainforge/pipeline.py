@@ -263,8 +263,10 @@ def _finish(
     }
     if hasattr(model.target, "tune_threshold") and "validation" in outputs:
         model.target.tune_threshold(*outputs["validation"])
+    # Regression targets are learnt standardised; the report shows them in their own unit.
+    shown = getattr(model.target, "unscale", lambda values: values)
     results = [
-        SplitResult(split, model.target.metrics(y_true, output), y_true, output)
+        SplitResult(split, model.target.metrics(y_true, output), shown(y_true), shown(output))
         for split, (y_true, output) in outputs.items()
     ]
     metrics: dict[str, Any] = {r.name: r.metrics for r in results}

@@ -268,8 +268,10 @@ def test_report_shows_residuals_in_the_targets_unit(full_run: Run) -> None:
     # The largest error is the first row of the table: a test text with its true score.
     test = pd.read_csv(full_run.run_dir.parent / "test.csv")
     table = page.split("<h3>Largest errors (test)</h3>")[1]
-    first = table.split("<tbody><tr><th>1</th><td>")[1].split("</td>")[0]
+    first, true = table.split("<tbody><tr><th>1</th><td>")[1].split("</td>")[:2]
     assert first in set(test["text"])
+    # In the target's unit, not standardised: the table shows that text's own score.
+    assert float(true.split(">")[-1]) in set(test.loc[test["text"] == first, "score"])
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ def residual_sections(
     (else of the last evaluated split).
 
     Args:
-        target: the fitted target: evaluation outputs are standardised, the plots are not.
+        target: the fitted target (its column names the unit).
         texts: split name -> its texts, in the order of the split's outputs.
         plots_dir: where the PNG goes.
         results: the evaluated splits (`trainforge.evaluation.SplitResult`).
@@ -36,7 +36,7 @@ def residual_sections(
     if not results:
         return []
     result = next((r for r in results if r.name == "test"), results[-1])
-    true, predicted = target.unscale(result.y_true), target.unscale(result.output)
+    true, predicted = result.y_true, result.output  # in the target's unit already
     path = plot_regression(
         true, predicted, plots_dir / f"residuals_{result.name}.png", title=result.name
     )
