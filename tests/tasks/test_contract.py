@@ -236,6 +236,7 @@ def test_the_command_line_reports_bad_input_with_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_onnx_export_agrees_with_pytorch_or_is_refused_clearly(trained: Trained) -> None:
     from trainforge.export import export_onnx
 
@@ -253,6 +254,7 @@ def test_onnx_export_agrees_with_pytorch_or_is_refused_clearly(trained: Trained)
     _assert_same(onnx.predict(inputs), run.model.predict(inputs), tolerance=1e-3)
 
 
+@pytest.mark.slow
 def test_serve_answers_what_predict_answers(trained: Trained) -> None:
     run, case = trained.run, trained.case
     inputs = case.inputs(run.model)
