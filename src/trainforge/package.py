@@ -134,6 +134,8 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any], config_yaml: s
         f"- Trained on: `{manifest.get('train_source', '?')}` "
         f"({manifest.get('train_rows', '?')} rows)",
     ]
+    if manifest.get("backbone"):
+        lines.append(f"- Backbone: `{manifest['backbone']}` ({manifest.get('finetune', '?')})")
     if manifest.get("labels"):
         lines.append(f"- Labels: {', '.join(f'`{label}`' for label in manifest['labels'])}")
     lines += ["", "## Metrics", "", "| split | metric | value |", "|---|---|---|"]
@@ -157,6 +159,7 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any], config_yaml: s
         "",
         "Measured only on the splits above; inputs unlike the training data (new categories, "
         "other ranges, another domain) may be predicted poorly.",
+        *_backbone_notes(manifest),
         "",
         "## Config",
         "",
@@ -166,6 +169,23 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any], config_yaml: s
         "",
     ]
     return "\n".join(lines)
+
+
+def _backbone_notes(manifest: dict[str, Any]) -> list[str]:
+    """Model-card lines about the weights the package started from."""
+    lines = []
+    if manifest.get("backbone_note"):
+        lines += ["", str(manifest["backbone_note"])]
+    vocabulary = manifest.get("vocabulary")
+    if isinstance(vocabulary, dict):
+        lines += [
+            "",
+            f"Vocabulary trimmed from {vocabulary['pieces_before']:,} to "
+            f"{vocabulary['pieces_after']:,} pieces (the training text's pieces and "
+            f"{vocabulary['reserve']:,} frequent ones): text in other scripts reads as unknown "
+            "tokens.",
+        ]
+    return lines
 
 
 def swap_into_place(tmp: Path, dest: Path) -> None:

@@ -94,6 +94,7 @@ def train(
     run_dir = _resolve_run_dir(output, name, resume=resume, overwrite=overwrite)
 
     prepared = _prepare(cfg)
+    cfg = prepared.config or cfg  # with what prepare chose by the data (model.backbone: auto)
 
     created = not run_dir.exists()
     if run_dir.exists() and not resume:

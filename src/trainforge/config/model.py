@@ -76,10 +76,30 @@ class ModelConfig(Section):
         "images (the defaults there: transformer, cnn).",
     )
     backbone: str = Field(
-        default="minilm",
-        description="Text backbone: 'minilm' (embedded all-MiniLM-L6-v2, English), "
-        "'multilingual-e5-small' (embedded, Chinese and about 100 other languages), a local "
-        "folder in the transformers format, or a hub name.",
+        default="auto",
+        description="Text backbone: 'auto' (by the training text's script: 'minilm' for "
+        "Latin script, 'multilingual-e5-small' otherwise), 'minilm' (embedded "
+        "all-MiniLM-L6-v2, English), 'multilingual-e5-small' (embedded, Chinese and about 100 "
+        "other languages), a local folder in the transformers format, or a hub name.",
+    )
+    max_unknown_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Stop before training when the backbone's tokenizer reads more than this "
+        "share of the training text's tokens as unknown (1 turns the check off).",
+    )
+    trim_vocab: bool = Field(
+        default=False,
+        description="Keep only the vocabulary pieces the training text uses (plus "
+        "trim_reserve): a smaller, faster backbone and package. Unigram and WordPiece "
+        "tokenizers.",
+    )
+    trim_reserve: int = Field(
+        default=5000,
+        ge=0,
+        description="trim_vocab: also keep this many of the most frequent pieces of the "
+        "training text's scripts, for words the training text does not hold.",
     )
     finetune: Literal[
         "full", "frozen", "lora", "adalora", "ia3", "adapter", "zero_shot", "setfit", "prompt_lm"

@@ -100,6 +100,16 @@ class WordTokenizer:
                 out.n_words.append(len(chunk[offset]))
         return out
 
+    def subword_ids(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 1000
+    ) -> list[list[int]]:
+        """The sub-word ids of every sentence, as `windows` cuts them (no special tokens)."""
+        ids: list[list[int]] = []
+        for start in range(0, len(sentences), batch_size):
+            chunk = [list(words) for words in sentences[start : start + batch_size]]
+            ids.extend(row for row, _ in self._subwords(chunk))
+        return ids
+
     def _subwords(self, sentences: list[list[str]]) -> Iterator[tuple[list[int], list[int]]]:
         encoded = self.tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
         for i, words in enumerate(sentences):

@@ -265,7 +265,7 @@ def build(
     instruction: str | None = None,
 ) -> tuple[PromptInputs, PromptClassifier]:
     """The inputs and network of a prompted classifier over the label `phrases`."""
-    tokenizer, lm = load_lm(SMOLLM2 if backbone == "minilm" else backbone)
+    tokenizer, lm = load_lm(SMOLLM2 if backbone in ("minilm", "auto") else backbone)
     text = (instruction or INSTRUCTION).replace("{labels}", ", ".join(phrases))
     inputs = PromptInputs(tokenizer, text_column, max_length, text, examples)
     return inputs, PromptClassifier(lm, answer_ids(tokenizer, phrases), inputs.prefix())

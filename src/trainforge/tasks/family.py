@@ -75,6 +75,8 @@ class Prepared:
         labels: encoded labels per split (for class-balanced samples).
         report_sections: (plots folder, evaluated splits) -> extra HTML sections of the
             report (the image task's grid of misclassified images); None for none.
+        config: the config as it runs, where prepare settled an 'auto' value by the data
+            (`model.backbone: auto`); None when it is the config given.
     """
 
     model: Any
@@ -86,6 +88,7 @@ class Prepared:
     select_rows: Callable[[str, np.ndarray], Any] | None = None
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     report_sections: Callable[[Path, list[Any]], list[str]] | None = None
+    config: Any = None
 
 
 class TaskFamily:

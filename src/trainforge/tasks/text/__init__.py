@@ -113,8 +113,18 @@ class TextFamily(TaskFamily):
             load_tokenizer,
             resolve_backbone,
         )
+        from trainforge.tasks.text.backbone import AUTO
 
-        backbone = resolve_backbone(cfg.model.backbone)
+        name = cfg.model.backbone
+        if name == AUTO:
+            name = "minilm"
+            notes.append(
+                "backbone auto: planned with minilm; text in a non-Latin script gets "
+                "multilingual-e5-small (118 M parameters, 96 M of them embeddings)"
+            )
+        if cfg.model.trim_vocab:
+            notes.append("trim_vocab: the embedding table shrinks to the pieces the data uses")
+        backbone = resolve_backbone(name)
         outputs = assumed_labels(cfg, notes)
         names = [str(label) for label in cfg.model.labels] if cfg.model.labels else None
         encoder = load_encoder(
@@ -136,7 +146,7 @@ class TextFamily(TaskFamily):
         if cfg.model.finetune == "frozen":
             notes.append("frozen: the backbone embeds each text once without gradients first")
         notes.append(f"texts at the full max_length ({length} tokens); real batches are shorter")
-        return network, probe, f"{cfg.model.backbone} ({cfg.model.finetune})"
+        return network, probe, f"{name} ({cfg.model.finetune})"
 
 
 FAMILY = TextFamily()

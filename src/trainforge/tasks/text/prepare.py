@@ -27,8 +27,6 @@ from trainforge.tasks.text.model import TextModel
 
 def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read and check the text files, encode labels, tokenise, and load the backbone."""
-    from trainforge.models.transformer import load_tokenizer, resolve_backbone
-
     data = cfg.data
     sources = {"train": read_text(data.train, data.encoding)}
     for split in ("validation", "test"):
@@ -75,8 +73,7 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
         from trainforge.tasks.text.prompt import prepare_prompt
 
         return prepare_prompt(cfg, datasets, labels, target)
-    backbone = resolve_backbone(cfg.model.backbone)
-    tokenizer = load_tokenizer(backbone)
+    cfg, backbone, tokenizer, vocabulary = text_backbone(cfg, datasets["train"], sources["train"])
     encoded = {
         split: tokenize(ds, tokenizer, data, cfg.train.max_length, _label_encoder(target))
         for split, ds in datasets.items()
@@ -131,11 +128,31 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
             "finetune": cfg.model.finetune,
             "trainable_parameters": trainable,
             "total_parameters": total,
+            **vocabulary,
         },
         write_files=lambda folder: save_text_model(folder, _final(model, cfg), inputs, spec),
         select_rows=lambda split, index: _select(datasets[split], index, cfg),
         labels=labels,
+        config=cfg,
     )
+
+
+def text_backbone(
+    cfg: ExperimentConfig, train: Any, source: TextSource
+) -> tuple[ExperimentConfig, str, Any, dict[str, Any]]:
+    """(config, folder, tokenizer, manifest entries) of the backbone for the training texts;
+    the config names the backbone that `model.backbone: auto` chose."""
+    from trainforge.tasks.text.backbone import choose_backbone, load_backbone
+
+    data = cfg.data
+    columns = [data.text_column, *([data.text_pair_column] if data.text_pair_column else [])]
+    texts = [str(t) for column in columns for t in column_values(train, column)]
+    cfg, scripts = choose_backbone(cfg, texts)
+
+    def encode(tokenizer: Any) -> list[list[int]]:
+        return list(tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"])
+
+    return (cfg, *load_backbone(cfg, scripts, encode, source.source))
 
 
 def _check_named_labels(cfg: ExperimentConfig, values: list[Any], source: str) -> None:

@@ -30,19 +30,14 @@ from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
 from trainforge.tasks.regression import RegressionTarget
 from trainforge.tasks.start import load_start
 from trainforge.tasks.text.model import TextModel
-from trainforge.tasks.text.prepare import _final, _fit, _loader, _positions
+from trainforge.tasks.text.prepare import _final, _fit, _loader, _positions, text_backbone
 
 
 def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read and check the text files and their numbers, split, tokenise, load the backbone."""
     from trainforge.models import finetune
     from trainforge.models.text_package import network_spec, save_text_model
-    from trainforge.models.transformer import (
-        TextClassifier,
-        load_encoder,
-        load_tokenizer,
-        resolve_backbone,
-    )
+    from trainforge.models.transformer import TextClassifier, load_encoder
     from trainforge.training.seeding import seed_all
 
     _check_settings(cfg)
@@ -65,8 +60,7 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     target.fit(_frame(target, values["train"]))
     labels = {split: target.encode(_frame(target, v)) for split, v in values.items()}
 
-    backbone = resolve_backbone(cfg.model.backbone)
-    tokenizer = load_tokenizer(backbone)
+    cfg, backbone, tokenizer, vocabulary = text_backbone(cfg, datasets["train"], sources["train"])
 
     def scaled(raw: list[Any]) -> list[float]:
         return [float(v) for v in target.encode(_frame(target, raw))]
@@ -112,9 +106,11 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
             "finetune": cfg.model.finetune,
             "trainable_parameters": trainable,
             "total_parameters": total,
+            **vocabulary,
         },
         write_files=lambda folder: save_text_model(folder, _final(model, cfg), inputs, spec),
         report_sections=report_sections,
+        config=cfg,
     )
 
 

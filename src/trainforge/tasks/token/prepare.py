@@ -25,12 +25,8 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     """Read and check the sentences, encode tags, cut windows, and load the backbone."""
     from trainforge.models import finetune
     from trainforge.models.text_package import network_spec, save_text_model
-    from trainforge.models.transformer import (
-        TextClassifier,
-        load_encoder,
-        load_tokenizer,
-        resolve_backbone,
-    )
+    from trainforge.models.transformer import TextClassifier, load_encoder
+    from trainforge.tasks.text.backbone import choose_backbone, load_backbone
 
     data = cfg.data
     sentences = {"train": _read(cfg, data.train)}
@@ -45,8 +41,12 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     tags = {split: target.encode_tags(s.tags or [], s.place) for split, s in sentences.items()}
     _split_missing(cfg, sentences, tags)
 
-    backbone = resolve_backbone(cfg.model.backbone)
-    tokenizer = load_tokenizer(backbone)
+    cfg, scripts = choose_backbone(cfg, ["".join(words) for words in sentences["train"].tokens])
+
+    def encode(tokenizer: Any) -> Any:
+        return TokenInputs(tokenizer, cfg).words.subword_ids(sentences["train"].tokens)
+
+    backbone, tokenizer, vocabulary = load_backbone(cfg, scripts, encode, train.source)
     inputs = TokenInputs(tokenizer, cfg)
     continuation = target.continuation() if data.label_all_tokens else None
     windows = {
@@ -91,8 +91,10 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
             "entity_types": target.types,
             "trainable_parameters": trainable,
             "total_parameters": total,
+            **vocabulary,
         },
         write_files=write_files,
+        config=cfg,
     )
 
 

@@ -1,0 +1,94 @@
+"""The text families' backbone, fitted to the training text: chosen by its script when the
+config names none, refused when its tokenizer cannot read the text, trimmed on request.
+
+Shared by text classification, token classification and text regression, so that a Chinese
+data set gets the same backbone and the same checks whichever of them reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from trainforge.config import ExperimentConfig
+from trainforge.data.language import Scripts, count_scripts
+from trainforge.errors import ConfigError
+from trainforge.models.vocabulary import Encode
+
+log = logging.getLogger("trainforge")
+AUTO = "auto"
+
+
+def choose_backbone(
+    cfg: ExperimentConfig, texts: Sequence[str]
+) -> tuple[ExperimentConfig, Scripts]:
+    """(the config, the scripts of the training text); `model.backbone: auto` becomes the
+    embedded backbone that covers them (English MiniLM for Latin script,
+    multilingual-e5-small otherwise)."""
+    from trainforge.models.multilingual import MULTILINGUAL_E5
+    from trainforge.models.transformer import MINILM
+
+    scripts = count_scripts(texts)
+    if cfg.model.backbone != AUTO:
+        return cfg, scripts
+    chosen = MINILM if scripts.latin else MULTILINGUAL_E5
+    if not scripts.latin:
+        log.warning(
+            "The training text is %s: backbone %s (set model.backbone to choose another).",
+            scripts.describe(),
+            chosen,
+        )
+    model = cfg.model.model_copy(update={"backbone": chosen})
+    return cfg.model_copy(update={"model": model}), scripts
+
+
+def load_backbone(
+    cfg: ExperimentConfig, scripts: Scripts, encode: Encode, source: str
+) -> tuple[str, Any, dict[str, Any]]:
+    """(folder, tokenizer, manifest entries) of the config's backbone for this text.
+
+    Args:
+        scripts: the training text's scripts (from `choose_backbone`).
+        encode: tokenizer -> token ids of the training text, as the task cuts it.
+        source: the training data, for messages.
+    """
+    from trainforge.models.transformer import load_tokenizer, resolve_backbone
+    from trainforge.models.vocabulary import trim_backbone, unknown_share
+
+    folder = resolve_backbone(cfg.model.backbone)
+    tokenizer = load_tokenizer(folder)
+    share = unknown_share(tokenizer, encode(tokenizer))
+    if share > cfg.model.max_unknown_share:
+        raise ConfigError(
+            f"backbone {cfg.model.backbone!r} reads {share:.1%} of the training text's tokens "
+            f"as unknown ({tokenizer.unk_token}); the text is {scripts.describe()}, and a "
+            "model cannot learn from tokens it cannot tell apart",
+            where=f"model.backbone (data: {source})",
+            fix=_backbone_fix(cfg.model.backbone),
+        )
+    info: dict[str, Any] = {
+        "text_scripts": scripts.describe(),
+        "unknown_token_share": round(share, 5),
+    }
+    from trainforge.models.multilingual import MULTILINGUAL_E5, ROUNDING_NOTE
+
+    if cfg.model.backbone == MULTILINGUAL_E5:
+        info["backbone_note"] = ROUNDING_NOTE
+    if cfg.model.trim_vocab:
+        folder, info["vocabulary"] = trim_backbone(
+            folder, tokenizer, encode, cfg.model.trim_reserve, scripts
+        )
+        tokenizer = load_tokenizer(folder)
+    return folder, tokenizer, info
+
+
+def _backbone_fix(backbone: str) -> str:
+    from trainforge.models.multilingual import MULTILINGUAL_E5
+
+    suggestion = (
+        f"Use model.backbone: {MULTILINGUAL_E5} (embedded; Chinese and about 100 other languages)"
+        if backbone != MULTILINGUAL_E5
+        else "Use a backbone whose vocabulary covers this text"
+    )
+    return f"{suggestion}, or keep this one with model.max_unknown_share: 1"
