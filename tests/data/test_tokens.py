@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chinese_support import needs_e5
 
 from trainforge.data.tokens import IGNORE, WordTokenizer, merge_windows
 
@@ -93,3 +94,19 @@ def test_word_the_tokenizer_drops_still_gets_a_prediction(tokenizer):
     assert windows.words[0] == [0, 1, 2]
     merged = merge_windows(windows, _window_outputs(windows))
     assert merged[0].shape == (3, 1)
+
+
+@needs_e5
+def test_chinese_characters_as_words_are_one_token_each_without_the_bare_word_start() -> None:
+    from trainforge.models.transformer import load_tokenizer, resolve_backbone
+
+    xlmr = load_tokenizer(resolve_backbone("multilingual-e5-small"))
+    words = WordTokenizer(xlmr, max_length=64, stride=8)
+    sentence = [*"张三在北京", "Google", "工作"]
+    windows = words.windows([sentence], [[1, 2, 0, 3, 4, 5, 0]])
+    pieces = xlmr.convert_ids_to_tokens(windows.rows[0]["input_ids"])
+    assert pieces[:6] == ["<s>", "张", "三", "在", "北", "京"]
+    assert "▁Google" in pieces or "▁" in pieces[6:8]  # a Latin word keeps its word start
+    assert len(windows.words[0]) == len(sentence)  # every word still gets a prediction
+    labelled = [label for label in windows.rows[0]["labels"] if label != IGNORE]
+    assert labelled == [1, 2, 0, 3, 4, 5, 0]

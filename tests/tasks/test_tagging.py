@@ -110,3 +110,49 @@ def test_state_round_trip() -> None:
     assert isinstance(again, TaggingTarget)
     assert again.labels_ == target.labels_ and again.scheme_ == "iob1"
     assert again.class_weights_ == target.class_weights_
+
+
+BMES = [["B-LOC", "M-LOC", "E-LOC", "O", "S-PER"], ["B-ORG", "E-ORG", "O"]]
+
+
+def test_bmes_files_are_detected_and_their_tags_come_back_unchanged() -> None:
+    target = TaggingTarget().fit_tags(BMES, _place, "msra_train.txt")
+    assert target.scheme_ == "bmes"
+    assert target.labels_ == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    truth = target.encode_tags(BMES, _place)
+    assert target.tags(truth[0]) == ["B-LOC", "I-LOC", "I-LOC", "O", "B-PER"]
+    sentences = Sentences(
+        tokens=[list("北京市在张"), list("联合国")], tags=None, source="input", lines=[1, 2]
+    )
+    decoded = target.decode([np.eye(target.n_outputs)[t] for t in truth], sentences)
+    assert [d["tags"] for d in decoded] == BMES
+    with pytest.raises(DataError, match="M- tags belong to 'bmes'") as info:
+        TaggingTarget("bioes").fit_tags(BMES, _place, "t")
+    assert info.value.where == "train.txt line 1" and "tag_scheme: auto" in str(info.value)
+
+
+def test_chinese_entities_of_raw_text_are_character_offsets_of_their_text() -> None:
+    target = TaggingTarget().fit_tags(BMES, _place, "t")
+    text = "据新华社报道，张三在北京大学演讲。"
+    sentences = sentences_from_texts([text])
+    assert sentences.tokens[0] == list(text)  # one word per character, no segmenter
+    tags = ["O"] * len(text)
+    for kind, entity in (("ORG", "新华社"), ("PER", "张三"), ("ORG", "北京大学")):
+        start = text.index(entity)
+        tags[start] = f"B-{kind}"
+        tags[start + 1 : start + len(entity)] = [f"I-{kind}"] * (len(entity) - 1)
+    index = {tag: i for i, tag in enumerate(target.labels_)}
+    (result,) = target.decode([np.eye(target.n_outputs)[[index[t] for t in tags]]], sentences)
+    assert [(e["type"], e["text"]) for e in result["entities"]] == [
+        ("ORG", "新华社"),
+        ("PER", "张三"),
+        ("ORG", "北京大学"),
+    ]
+    for entity in result["entities"]:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+    assert result["tags"][text.index("北") : text.index("演")] == [
+        "B-ORG",
+        "M-ORG",
+        "M-ORG",
+        "E-ORG",
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from chinese_support import needs_e5, needs_reviews
+from chinese_support import needs_e5, needs_msra, needs_reviews
 
 import trainforge
 from trainforge.data.packaged import chinese_reviews
@@ -137,4 +137,35 @@ def test_a_trimmed_package_is_small_and_loads_in_plain_transformers_and_onnx(
     # A character the training text never held reads as unknown, not as a crash.
     assert tokenizer.unk_token_id in tokenizer("龘")["input_ids"]
     report = export_onnx(trimmed.model_dir)
+    assert report["models"]["fp32"]["within_tolerance"], report
+
+
+@needs_msra
+def test_chinese_ner_trains_on_bmes_characters_and_tags_raw_text(tmp_path: Path) -> None:
+    from trainforge.data.packaged import msra_ner
+    from trainforge.export import export_onnx
+
+    files = msra_ner(tmp_path / "msra", train_sentences=160, test_sentences=40)
+    config = {
+        "task": "token_classification",
+        "data": {"train": str(files["train"]), "test": str(files["test"])},
+        "model": {"trim_vocab": True, "trim_reserve": 200},
+        "train": {**SHORT, "max_length": 96},
+    }
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    manifest = json.loads((run.model_dir / "v1" / "trainforge.json").read_text())
+    assert manifest["backbone"] == "multilingual-e5-small"
+    assert manifest["tag_scheme"] == "bmes"
+    assert set(manifest["entity_types"]) == {"LOC", "ORG", "PER"}
+    assert "f1" in run.metrics["test"]
+    text = "据新华社报道，张三昨天在北京大学演讲。"
+    (result,) = trainforge.load(run.model_dir).predict([text])
+    assert result["tokens"] == list(text)
+    assert set(result["tags"]) <= {
+        "O",
+        *(f"{p}-{t}" for p in "BMES" for t in ("LOC", "ORG", "PER")),
+    }
+    for entity in result["entities"]:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+    report = export_onnx(run.model_dir)
     assert report["models"]["fp32"]["within_tolerance"], report

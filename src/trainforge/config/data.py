@@ -103,7 +103,7 @@ class DataConfig(Section):
         description="token_classification: file format; 'auto' goes by the suffix "
         "(.jsonl/.json: JSONL, anything else: CoNLL columns).",
     )
-    tag_scheme: Literal["auto", "iob1", "iob2", "bioes"] = Field(
+    tag_scheme: Literal["auto", "iob1", "iob2", "bioes", "bmes"] = Field(
         default="auto",
         description="token_classification: tag scheme of the files; 'auto' detects it. "
         "Training uses IOB2; predicted tags come back in this scheme.",

@@ -9,7 +9,7 @@ it has the most context on both sides.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,7 @@ class WordTokenizer:
         self.prefix, self.suffix = _special_tokens(tokenizer)
         self.content = max_length - len(self.prefix) - len(self.suffix)
         self.with_types = "token_type_ids" in tokenizer.model_input_names
+        self.pieces = _piece_ids(tokenizer)
 
     def windows(
         self,
@@ -124,7 +125,10 @@ class WordTokenizer:
                     [patched], is_split_into_words=True, add_special_tokens=False
                 )
                 ids, word_ids = again["input_ids"][0], again.word_ids(0)
-            yield ids, [int(w) for w in word_ids]
+            word_ids = [int(w) for w in word_ids]
+            if self.pieces is not None:
+                ids, word_ids = _unspaced(ids, word_ids, words, self.pieces)
+            yield ids, word_ids
 
     def _cut(
         self,
@@ -203,6 +207,62 @@ def merge_windows(
     missing = [s for s, m in enumerate(merged) if m is None]
     assert not missing, f"sentences without output: {missing[:5]}"
     return [m for m in merged if m is not None]
+
+
+def _piece_ids(tokenizer: Any) -> Callable[[str], list[int]] | None:
+    """word -> its pieces without a word-start mark, for SentencePiece (Unigram) tokenizers
+    that mark word starts with "▁"; None for others (WordPiece has no such mark)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or type(backend.model).__name__ != "Unigram":
+        return None
+    if tokenizer.convert_tokens_to_ids("\u2581") in (None, tokenizer.unk_token_id):
+        return None
+    model, normalizer = backend.model, backend.normalizer
+    known: dict[str, list[int]] = {}
+
+    def pieces(word: str) -> list[int]:
+        if word not in known:
+            text = normalizer.normalize_str(word) if normalizer is not None else word
+            known[word] = [token.id for token in model.tokenize(text.lstrip("\u2581"))]
+        return known[word]
+
+    return pieces
+
+
+def _unspaced(
+    ids: list[int], word_ids: list[int], words: list[str], pieces: Callable[[str], list[int]]
+) -> tuple[list[int], list[int]]:
+    """Chinese and Japanese words cut as in running text, without SentencePiece's word start.
+
+    Given as separate words (one character each, as CJK NER files are), every character
+    would get the word-start mark ("▁" alone, or "▁X" where that is a piece); in the running
+    text these models were pretrained on, the scripts have no spaces and the character stands
+    alone. Each such word takes the pieces of its own characters, so it keeps a first
+    sub-token; other words stay as they were.
+    """
+    out_ids: list[int] = []
+    out_words: list[int] = []
+    k, n = 0, len(ids)
+    while k < n:
+        word = word_ids[k]
+        end = k
+        while end < n and word_ids[end] == word:
+            end += 1
+        own = pieces(words[word]) if _unspaced_script(words[word]) else []
+        if own:
+            out_ids += own
+            out_words += [word] * len(own)
+        else:
+            out_ids += ids[k:end]
+            out_words += word_ids[k:end]
+        k = end
+    return out_ids, out_words
+
+
+def _unspaced_script(word: str) -> bool:
+    from trainforge.data.language import script_of
+
+    return all(script_of(char) in ("Han", "Kana") for char in word)
 
 
 def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:

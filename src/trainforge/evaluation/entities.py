@@ -1,4 +1,4 @@
-"""Entity-level NER evaluation and tag-scheme conversion (IOB1, IOB2, BIOES).
+"""Entity-level NER evaluation and tag-scheme conversion (IOB1, IOB2, BIOES, BMES).
 
 The scores are exactly those of ``seqeval`` in its default, conlleval-compatible mode
 (``seqeval.metrics.f1_score`` / ``classification_report`` with default arguments), computed in
@@ -16,16 +16,17 @@ from typing import Any
 
 import numpy as np
 
-SCHEMES: tuple[str, ...] = ("iob1", "iob2", "bioes")
+SCHEMES: tuple[str, ...] = ("iob1", "iob2", "bioes", "bmes")
 
-_PREFIXES = ("B", "I", "E", "S")
+# BMES (Chinese corpora such as MSRA) is BIOES with M- for the inside tokens.
+_PREFIXES = ("B", "I", "M", "E", "S")
 
 
 def split_tag(tag: str) -> tuple[str, str]:
     """Split a tag into its prefix and entity type.
 
     Args:
-        tag: ``"O"`` or ``"B-X"``, ``"I-X"``, ``"E-X"``, ``"S-X"``; only the first ``-``
+        tag: ``"O"`` or ``"B-X"``, ``"I-X"``, ``"M-X"``, ``"E-X"``, ``"S-X"``; only the first ``-``
             separates, so the type may contain ``-``.
 
     Returns:
@@ -121,8 +122,9 @@ def entities(tags: Sequence[str]) -> list[tuple[str, int, int]]:
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
     """Guess the tag scheme of a corpus.
 
-    ``'bioes'`` if any E-/S- tag occurs; else ``'iob1'`` if an ``I-X`` ever starts an entity
-    (at sentence start, after ``O`` or after another type); else ``'iob2'``.
+    ``'bmes'`` if any M- tag occurs; ``'bioes'`` if any E-/S- tag does; else ``'iob1'`` if an
+    ``I-X`` ever starts an entity (at sentence start, after ``O`` or after another type); else
+    ``'iob2'``.
 
     Args:
         sentences: the tags of each sentence (read once, so a generator is fine).
@@ -131,16 +133,17 @@ def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
         >>> detect_scheme([["I-PER", "I-PER", "O"], ["B-LOC"]])
         'iob1'
     """
-    i_starts = False
+    i_starts = ends = False
     for index, tags in enumerate(sentences):
         prev_prefix, prev_type = "O", ""
         for prefix, type_ in _parse(tags, f"sentence {index}"):
-            if prefix in ("E", "S"):
-                return "bioes"
+            if prefix == "M":
+                return "bmes"
+            ends = ends or prefix in ("E", "S")
             if prefix == "I" and _starts(prev_prefix, prev_type, prefix, type_):
                 i_starts = True
             prev_prefix, prev_type = prefix, type_
-    return "iob1" if i_starts else "iob2"
+    return "bioes" if ends else "iob1" if i_starts else "iob2"
 
 
 def to_iob2(tags: Sequence[str], scheme: str) -> list[str]:
@@ -168,10 +171,16 @@ def to_iob2(tags: Sequence[str], scheme: str) -> list[str]:
     out = []
     prev_prefix, prev_type = "O", ""
     for i, (prefix, type_) in enumerate(parsed):
-        if prefix in ("E", "S") and scheme != "bioes":
+        if prefix in ("E", "S") and scheme not in ("bioes", "bmes"):
             raise ValueError(
                 f"to_iob2(), token {i}: tag {tags[i]!r} is not valid in scheme {scheme!r}; "
-                "E-/S- tags belong to 'bioes' (use detect_scheme() to find the scheme)."
+                "E-/S- tags belong to 'bioes' or 'bmes' (use detect_scheme() to find the "
+                "scheme)."
+            )
+        if prefix == "M" and scheme != "bmes":
+            raise ValueError(
+                f"to_iob2(), token {i}: tag {tags[i]!r} is not valid in scheme {scheme!r}; "
+                "M- tags belong to 'bmes' (use detect_scheme() to find the scheme)."
             )
         if prefix == "O":
             out.append("O")
@@ -189,7 +198,8 @@ def from_iob2(tags: Sequence[str], scheme: str) -> list[str]:
     The entities are read as ``entities`` reads them and written in the target scheme, so the
     output is always valid in it (for valid IOB2 and ``'iob2'`` that is a plain copy).
     IOB1 uses ``B-X`` only for an entity right after another of the same type; BIOES writes
-    ``S-X`` for one-token entities and ends longer ones with ``E-X``.
+    ``S-X`` for one-token entities and ends longer ones with ``E-X``; BMES does the same with
+    ``M-X`` inside.
 
     Args:
         tags: one sentence of IOB2 tags.
@@ -214,6 +224,8 @@ def from_iob2(tags: Sequence[str], scheme: str) -> list[str]:
         elif end - start == 1:
             out[start] = f"S-{type_}"
         else:
+            if scheme == "bmes":
+                out[start + 1 : end - 1] = [f"M-{type_}"] * (end - start - 2)
             out[start], out[end - 1] = f"B-{type_}", f"E-{type_}"
         prev_end, prev_type = end, type_
     return out

@@ -1,6 +1,6 @@
 """The token-classification target: a tag per word in, entity spans and scores out.
 
-Files may use IOB1, IOB2 or BIOES; the model learns IOB2 tags (every scheme converts to it
+Files may use IOB1, IOB2, BIOES or BMES; the model learns IOB2 tags (every scheme converts to it
 without loss), metrics are entity-level as conlleval/seqeval compute them, and predicted tags
 come back in the scheme of the training files.
 """
@@ -60,8 +60,12 @@ class TaggingTarget:
         _check_tags(tags, place)
         self.scheme_: str = detect_scheme(tags) if self.scheme == "auto" else self.scheme
         counts: Counter[str] = Counter()
-        for sentence in tags:
-            counts.update(to_iob2(sentence, self.scheme_))
+        for i, sentence in enumerate(tags):
+            try:
+                counts.update(to_iob2(sentence, self.scheme_))
+            except ValueError as exc:
+                fix = f"{_TAG_FIX}; or set data.tag_scheme: auto to detect the files' scheme"
+                raise DataError(str(exc), where=place(i), fix=fix) from None
         types = sorted({split_tag(tag)[1] for tag in counts if tag != "O"})
         if not types:
             raise DataError(
@@ -245,7 +249,7 @@ class EntityScores:
         return self
 
 
-_TAG_FIX = "Tags are 'O' or PREFIX-TYPE with PREFIX one of B, I, E, S (e.g. B-PER)"
+_TAG_FIX = "Tags are 'O' or PREFIX-TYPE with PREFIX one of B, I, M, E, S (e.g. B-PER)"
 
 
 def _check_tags(tags: Sequence[Sequence[str]], place: Callable[[int], str]) -> None:
