@@ -129,7 +129,8 @@ def test_backbone_folder_that_does_not_exist(cli: tuple[Path, dict[str, Result]]
         cli,
         "missing_backbone",
         "Error: model.backbone: backbone folder './no/such/folder' not found. Check the path, "
-        "or use 'minilm' for the embedded default backbone.",
+        "or use an embedded backbone: 'minilm' (English) or 'multilingual-e5-small' (Chinese "
+        "and about 100 other languages).",
     )
 
 

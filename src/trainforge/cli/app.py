@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from trainforge.errors import TrainforgeError
+from trainforge.messages import text
 
 app = typer.Typer(
     name="trainforge",
@@ -37,8 +38,8 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     from rich.table import Table
 
     splits = {k: v for k, v in metrics.items() if isinstance(v, dict)}
-    table = Table(title="Metrics")
-    table.add_column("metric")
+    table = Table(title=text("cli.metrics"))
+    table.add_column(text("cli.metric"))
     for split in splits:
         table.add_column(split, justify="right")
     keys = [k for k, v in next(iter(splits.values()), {}).items() if isinstance(v, (int, float))]
@@ -66,10 +67,10 @@ def main() -> None:
     except TrainforgeError as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"Error: {exc.message}", err=True)
+        typer.echo(text("cli.error", message=exc.message), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("Interrupted. An unfinished run can be continued with --resume.", err=True)
+        typer.echo(text("cli.interrupted"), err=True)
         sys.exit(130)
     except Exception as exc:
         # Usage errors and exits of the command-line parser: click's, or the copy of click

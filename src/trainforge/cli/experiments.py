@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from trainforge.cli.app import app
+from trainforge.messages import text
 
 
 @app.command()
@@ -61,8 +62,8 @@ def tune(
         for key, value in result.best_params.items():
             typer.echo(f"         {key} = {value}")
         typer.echo(f"Config:  {result.best_config}")
-        typer.echo(f"Model:   {result.best_model}")
-    typer.echo(f"Report:  {result.report}")
+        typer.echo(text("cli.model", path=result.best_model))
+    typer.echo(text("cli.report", path=result.report))
 
 
 @app.command()

@@ -11,6 +11,7 @@ import typer
 
 from trainforge.cli.app import app, print_metrics, write_atomic
 from trainforge.errors import TrainforgeError
+from trainforge.messages import text
 
 
 @app.command()
@@ -47,8 +48,8 @@ def train(
     if not run.primary:
         return  # another process of a distributed run; rank 0 reports
     print_metrics(run.metrics)
-    typer.echo(f"Model:   {run.model_dir}")
-    typer.echo(f"Report:  {run.report_path}")
+    typer.echo(text("cli.model", path=run.model_dir))
+    typer.echo(text("cli.report", path=run.report_path))
 
 
 @app.command()

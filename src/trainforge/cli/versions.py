@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from trainforge.cli.app import app
+from trainforge.messages import text
 
 
 @app.command()
@@ -135,4 +136,4 @@ def update(
         typer.echo(
             f"Version: {result.version} (candidate: the gate failed: {'; '.join(result.gate)})"
         )
-    typer.echo(f"Report:  {result.run_dir / 'report.html'}")
+    typer.echo(text("cli.report", path=result.run_dir / "report.html"))

@@ -171,7 +171,9 @@ def add_to_report(report: Path, section: str) -> None:
     if not report.is_file():
         return
     page = report.read_text(encoding="utf-8")
-    marker = "<h2>Resolved config</h2>"
+    from trainforge.evaluation.report import config_heading
+
+    marker = config_heading()
     at = page.find(marker)
     if at < 0:
         at = page.rfind("</main>")

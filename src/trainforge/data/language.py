@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from trainforge.messages import CATALOGUES, text
+
 # (first code point, last code point, script), for the letters a tokenizer has to cover.
 _RANGES = (
     (0x0041, 0x005A, "Latin"),
@@ -36,14 +38,6 @@ _RANGES = (
     (0xF900, 0xFAFF, "Han"),
     (0x20000, 0x2FA1F, "Han"),
 )
-# What a reader calls text in the script, for messages.
-LANGUAGES = {
-    "Han": "Chinese",
-    "Kana": "Japanese",
-    "Hangul": "Korean",
-    "Cyrillic": "Cyrillic-script",
-    "Arabic": "Arabic-script",
-}
 
 
 _STARTS = [first for first, _, _ in _RANGES]
@@ -87,21 +81,21 @@ class Scripts:
         return self.main in (None, "Latin")
 
     def describe(self) -> str:
-        """'Han script (Chinese), 93% of letters'."""
+        """'Han script (Chinese), 93% of letters', in the user's language."""
         if self.main is None:
-            return "no letters"
-        language = LANGUAGES.get(self.main)
-        named = f"{self.main} script" + (f" ({language})" if language else "")
-        return f"{named}, {self.share(self.main):.0%} of letters"
+            return text("script.none")
+        key = f"script.{self.main}"
+        name = text(key) if key in CATALOGUES["en"] else text("script.other", script=self.main)
+        return text("script.share", name=name, share=self.share(self.main))
 
 
 def count_scripts(texts: Iterable[str], limit: int = 2_000_000) -> Scripts:
     """The scripts of `texts`, reading at most `limit` characters."""
     chars: Counter[str] = Counter()
     seen = 0
-    for text in texts:
-        chars.update(text)
-        seen += len(text)
+    for one in texts:
+        chars.update(one)
+        seen += len(one)
         if seen >= limit:
             break
     counts: Counter[str] = Counter()

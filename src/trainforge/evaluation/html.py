@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from trainforge.messages import html_lang
+
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
        color: #1f2328; background: #f6f8fa; line-height: 1.45; }
@@ -90,7 +92,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def document(title: str, parts: Sequence[str]) -> str:
     """A whole HTML page: `title` in the head, `parts` (HTML snippets) in the body."""
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{html_lang()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n"
         "<body><main>\n" + "\n".join(parts) + "\n</main></body>\n</html>\n"

@@ -25,6 +25,7 @@ from trainforge.evaluation.plots import (
     plot_regression,
     plot_roc,
 )
+from trainforge.messages import text
 
 
 # eq=False: numpy arrays make generated __eq__/__hash__ raise ("truth value is ambiguous").
@@ -157,6 +158,11 @@ def _regression_plots(split: SplitResult, plots_dir: Path) -> str:
     return f"<h3>{esc(split.name)}</h3>" + image(path, f"Predicted vs actual, {split.name}")
 
 
+def config_heading() -> str:
+    """The heading of the report's last section (continual updates insert before it)."""
+    return f"<h2>{text('report.config')}</h2>"
+
+
 def write_report(
     run_dir: Path,
     *,
@@ -201,35 +207,36 @@ def write_report(
 
     parts = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="muted">{esc(kind)} report, generated {stamp}</p>',
+        f'<p class="muted">{esc(text("report.subtitle", kind=kind, stamp=stamp))}</p>',
     ]
     if summary:
         rows = [[key, value] for key, value in summary.items()]
-        parts += ["<h2>Summary</h2>", table(["item", "value"], rows)]
+        heading = text("report.summary")
+        parts += [f"<h2>{heading}</h2>", table([text("report.item"), text("report.value")], rows)]
     if splits:
-        parts += ["<h2>Metrics</h2>", _metrics_table(splits)]
+        parts += [f"<h2>{text('report.metrics')}</h2>", _metrics_table(splits)]
     if kind == "token_classification" and splits:
         parts += [
-            f"<h2>Entity-level scores per type ({esc(splits[-1].name)})</h2>",
-            '<p class="muted">Exact match of boundaries and type, as conlleval and seqeval '
-            "count them.</p>",
+            f"<h2>{esc(text('report.entity_scores', split=splits[-1].name))}</h2>",
+            f'<p class="muted">{esc(text("report.entity_note"))}</p>',
             _per_type_table(splits[-1]),
         ]
     if kind in ("classification", "multilabel") and labels and splits:
         parts += [
-            f"<h2>Per-class scores ({esc(splits[-1].name)})</h2>",
+            f"<h2>{esc(text('report.per_class', split=splits[-1].name))}</h2>",
             _per_class_table(splits[-1], labels),
         ]
 
     curves = plot_learning_curves(history, plots_dir / "learning_curves.png") if history else None
     if curves is not None:
-        parts += ["<h2>Learning curves</h2>", image(curves, "Losses and validation metrics")]
+        caption = text("report.curves_caption")
+        parts += [f"<h2>{text('report.curves')}</h2>", image(curves, caption)]
 
     if splits and kind == "token_classification":
-        parts.append("<h2>Confusion of entity types</h2>")
+        parts.append(f"<h2>{text('report.type_confusion')}</h2>")
         parts += [_type_confusion_plot(split, plots_dir) for split in splits]
     elif splits and kind not in ("multilabel", "recommendation"):  # no matrix / own section
-        heading = "Confusion matrices and ROC curves" if kind == "classification" else "Predictions"
+        heading = text("report.confusion_roc" if kind == "classification" else "report.predictions")
         parts.append(f"<h2>{heading}</h2>")
         for split in splits:
             if kind == "classification" and labels:
@@ -237,7 +244,7 @@ def write_report(
             else:
                 parts.append(_regression_plots(split, plots_dir))
 
-    parts += [*sections, "<h2>Resolved config</h2>", f"<pre>{esc(config_yaml)}</pre>"]
+    parts += [*sections, config_heading(), f"<pre>{esc(config_yaml)}</pre>"]
 
     page = document(title, parts)
     report_path = run_dir / "report.html"

@@ -14,6 +14,7 @@ from typing import Any
 from trainforge.config import ExperimentConfig
 from trainforge.data.language import Scripts, count_scripts
 from trainforge.errors import ConfigError
+from trainforge.messages import text
 from trainforge.models.vocabulary import Encode
 
 log = logging.getLogger("trainforge")
@@ -34,11 +35,7 @@ def choose_backbone(
         return cfg, scripts
     chosen = MINILM if scripts.latin else MULTILINGUAL_E5
     if not scripts.latin:
-        log.warning(
-            "The training text is %s: backbone %s (set model.backbone to choose another).",
-            scripts.describe(),
-            chosen,
-        )
+        log.warning(text("backbone.chosen", scripts=scripts.describe(), backbone=chosen))
     model = cfg.model.model_copy(update={"backbone": chosen})
     return cfg.model_copy(update={"model": model}), scripts
 
@@ -61,9 +58,13 @@ def load_backbone(
     share = unknown_share(tokenizer, encode(tokenizer))
     if share > cfg.model.max_unknown_share:
         raise ConfigError(
-            f"backbone {cfg.model.backbone!r} reads {share:.1%} of the training text's tokens "
-            f"as unknown ({tokenizer.unk_token}); the text is {scripts.describe()}, and a "
-            "model cannot learn from tokens it cannot tell apart",
+            text(
+                "backbone.unknown",
+                backbone=cfg.model.backbone,
+                share=share,
+                unk=tokenizer.unk_token,
+                scripts=scripts.describe(),
+            ),
             where=f"model.backbone (data: {source})",
             fix=_backbone_fix(cfg.model.backbone),
         )
@@ -86,9 +87,6 @@ def load_backbone(
 def _backbone_fix(backbone: str) -> str:
     from trainforge.models.multilingual import MULTILINGUAL_E5
 
-    suggestion = (
-        f"Use model.backbone: {MULTILINGUAL_E5} (embedded; Chinese and about 100 other languages)"
-        if backbone != MULTILINGUAL_E5
-        else "Use a backbone whose vocabulary covers this text"
-    )
-    return f"{suggestion}, or keep this one with model.max_unknown_share: 1"
+    if backbone != MULTILINGUAL_E5:
+        return text("backbone.unknown_fix_multilingual", suggested=MULTILINGUAL_E5)
+    return text("backbone.unknown_fix_other")
