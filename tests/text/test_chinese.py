@@ -169,3 +169,23 @@ def test_chinese_ner_trains_on_bmes_characters_and_tags_raw_text(tmp_path: Path)
         assert text[entity["start"] : entity["end"]] == entity["text"]
     report = export_onnx(run.model_dir)
     assert report["models"]["fp32"]["within_tolerance"], report
+
+
+def test_zero_shot_in_chinese_uses_chinese_prompts_and_the_e5_query_prefix(
+    reviews: dict[str, Path], tmp_path: Path
+) -> None:
+    config = _config(
+        reviews,
+        finetune="zero_shot",
+        labels={"pos": "好评，非常满意", "neg": "差评，非常失望"},
+    )
+    run = trainforge.train(config, output=tmp_path / "run", progress=False)
+    assert run.model.inputs.text_prefix == "query: "
+    assert run.metrics["zero_shot_prompts"] == [
+        "query: 这段文字是关于差评，非常失望的。",
+        "query: 这段文字是关于好评，非常满意的。",
+    ]
+    assert run.metrics["test"]["accuracy"] > 0.6  # no training at all: the prompts carry it
+    loaded = trainforge.load(run.model_dir)
+    assert loaded.inputs.text_prefix == "query: "
+    assert loaded.predict(NEW) == run.model.predict(NEW)

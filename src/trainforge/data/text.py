@@ -182,15 +182,17 @@ def tokenize(
     data: DataConfig,
     max_length: int,
     encode_labels: Callable[[list[Any]], Any] | None,
+    prefix: str = "",
 ) -> Any:
     """Tokenise (cached by the datasets library); columns input_ids, attention_mask, ...,
-    length, and labels when `encode_labels` is given."""
+    length, and labels when `encode_labels` is given. `prefix` goes before every text (the
+    "query: " of e5 models used as sentence encoders)."""
     text, pair = data.text_column, data.text_pair_column
 
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
         encoded = tokenizer(
-            [str(t) for t in batch[text]],
-            [str(t) for t in batch[pair]] if pair else None,
+            [prefix + str(t) for t in batch[text]],
+            [prefix + str(t) for t in batch[pair]] if pair else None,
             truncation=True,
             max_length=max_length,
         )
@@ -219,15 +221,22 @@ class TextInputs:
         text_column: column of the text.
         pair_column: optional column of the second text of a pair.
         max_length: truncation length in tokens.
+        prefix: put before every text, as in training (e5 sentence encoders: "query: ").
     """
 
     def __init__(
-        self, tokenizer: Any, text_column: str, pair_column: str | None, max_length: int
+        self,
+        tokenizer: Any,
+        text_column: str,
+        pair_column: str | None,
+        max_length: int,
+        prefix: str = "",
     ) -> None:
         self.tokenizer = tokenizer
         self.text_column = text_column
         self.pair_column = pair_column
         self.max_length = max_length
+        self.text_prefix = prefix
 
     def texts(self, frame: Any) -> tuple[list[str], list[str] | None]:
         """The text (and pair) column of a DataFrame, checked."""
@@ -261,8 +270,8 @@ class TextInputs:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             encoded = self.tokenizer(
-                [first[i] for i in rows],
-                [pairs[i] for i in rows] if pairs is not None else None,
+                [self.text_prefix + first[i] for i in rows],
+                [self.text_prefix + pairs[i] for i in rows] if pairs is not None else None,
                 truncation=True,
                 max_length=self.max_length,
                 padding=True,

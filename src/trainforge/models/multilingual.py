@@ -39,6 +39,15 @@ ROUNDING_NOTE = (
 )
 
 
+def text_prefix(backbone: str, finetune: str) -> str:
+    """What goes before each text: e5 models used as sentence encoders (zero-shot, SetFit,
+    frozen probes) expect "query: " (its authors' advice for classification and other
+    symmetric tasks); fine-tuned classifiers and other backbones get nothing."""
+    from trainforge.config.text import SENTENCE_METHODS
+
+    return "query: " if backbone == MULTILINGUAL_E5 and finetune in SENTENCE_METHODS else ""
+
+
 def resolve_e5() -> str:
     """The cached transformers folder of multilingual-e5-small, converted on first use."""
     cached = cache_root() / FOLDER

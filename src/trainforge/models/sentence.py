@@ -30,12 +30,21 @@ ZERO_SHOT_SCALE = 20.0
 _ABSENT_BIAS = -30.0
 
 
-def label_prompts(cfg: ExperimentConfig, labels: list[str]) -> list[str]:
-    """The prompt of each label: `model.template` around its description or its name as words."""
+ZH_TEMPLATE = "这段文字是关于{label}的。"
+
+
+def label_prompts(cfg: ExperimentConfig, labels: list[str], scripts: Any = None) -> list[str]:
+    """The prompt of each label: `model.template` around its description or its name as words.
+
+    For Chinese training text (`scripts`, the training text's `Scripts`) the default template
+    is Chinese too, unless the config sets one."""
     described = cfg.model.label_prompts or {}
+    template = cfg.model.template
+    chinese = scripts is not None and scripts.main == "Han"
+    if chinese and "template" not in cfg.model.model_fields_set:
+        template = ZH_TEMPLATE
     return [
-        cfg.model.template.replace("{label}", described.get(label, label_words(label)))
-        for label in labels
+        template.replace("{label}", described.get(label, label_words(label))) for label in labels
     ]
 
 

@@ -124,8 +124,11 @@ def load_text_inputs(
     tokenizer = load_tokenizer(str(_source(folder)))
     if manifest["network"].get("head") == "token":
         return TokenInputs(tokenizer, cfg)
+    from trainforge.models.multilingual import text_prefix
+
+    prefix = text_prefix(str(manifest.get("backbone", "")), str(manifest.get("finetune", "")))
     return TextInputs(
-        tokenizer, cfg.data.text_column, cfg.data.text_pair_column, cfg.train.max_length
+        tokenizer, cfg.data.text_column, cfg.data.text_pair_column, cfg.train.max_length, prefix
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from trainforge.config import ExperimentConfig
+from trainforge.data.language import Scripts
 from trainforge.data.text import (
     TextInputs,
     TextSource,
@@ -73,9 +74,14 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
         from trainforge.tasks.text.prompt import prepare_prompt
 
         return prepare_prompt(cfg, datasets, labels, target)
-    cfg, backbone, tokenizer, vocabulary = text_backbone(cfg, datasets["train"], sources["train"])
+    cfg, scripts, (backbone, tokenizer, vocabulary) = text_backbone(
+        cfg, datasets["train"], sources["train"]
+    )
+    from trainforge.models.multilingual import text_prefix
+
+    prefix = text_prefix(cfg.model.backbone, cfg.model.finetune)
     encoded = {
-        split: tokenize(ds, tokenizer, data, cfg.train.max_length, _label_encoder(target))
+        split: tokenize(ds, tokenizer, data, cfg.train.max_length, _label_encoder(target), prefix)
         for split, ds in datasets.items()
     }
     from trainforge.training.seeding import seed_all
@@ -85,7 +91,7 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     if cfg.model.finetune == "zero_shot":
         from trainforge.models.sentence import init_zero_shot, label_prompts
 
-        prompts = label_prompts(cfg, target.labels_)
+        prompts = [prefix + prompt for prompt in label_prompts(cfg, target.labels_, scripts)]
         init_zero_shot(net, tokenizer, prompts, cfg.train.max_length)
     if old is not None:
         copy_weights(net, old, target.labels_)
@@ -95,7 +101,9 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     batches = -(-len(encoded["train"]) // cfg.train.batch_size)
     steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
     finetune.prepare(net, cfg.model, steps)
-    inputs = TextInputs(tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length)
+    inputs = TextInputs(
+        tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length, prefix
+    )
     model = TextModel(cfg, inputs, target, network=net)
 
     from trainforge.models.text_package import network_spec, save_text_model
@@ -108,7 +116,7 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
         if cfg.model.finetune == "setfit":
             from trainforge.models.sentence import fit_setfit
 
-            texts = [str(t) for t in column_values(datasets["train"], data.text_column)]
+            texts = [prefix + str(t) for t in column_values(datasets["train"], data.text_column)]
             return fit_setfit(net, backbone, texts, labels["train"], cfg, run_dir, options)
         return _fit(model, cfg, encoded, labels, tokenizer, run_dir, options)
 
@@ -139,9 +147,9 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
 
 def text_backbone(
     cfg: ExperimentConfig, train: Any, source: TextSource
-) -> tuple[ExperimentConfig, str, Any, dict[str, Any]]:
-    """(config, folder, tokenizer, manifest entries) of the backbone for the training texts;
-    the config names the backbone that `model.backbone: auto` chose."""
+) -> tuple[ExperimentConfig, Scripts, tuple[str, Any, dict[str, Any]]]:
+    """(config, scripts of the text, (folder, tokenizer, manifest entries)) of the backbone
+    for the training texts; the config names the backbone that `model.backbone: auto` chose."""
     from trainforge.tasks.text.backbone import choose_backbone, load_backbone
 
     data = cfg.data
@@ -152,7 +160,7 @@ def text_backbone(
     def encode(tokenizer: Any) -> list[list[int]]:
         return list(tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"])
 
-    return (cfg, *load_backbone(cfg, scripts, encode, source.source))
+    return cfg, scripts, load_backbone(cfg, scripts, encode, source.source)
 
 
 def _check_named_labels(cfg: ExperimentConfig, values: list[Any], source: str) -> None:

@@ -60,13 +60,18 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     target.fit(_frame(target, values["train"]))
     labels = {split: target.encode(_frame(target, v)) for split, v in values.items()}
 
-    cfg, backbone, tokenizer, vocabulary = text_backbone(cfg, datasets["train"], sources["train"])
+    cfg, _, (backbone, tokenizer, vocabulary) = text_backbone(
+        cfg, datasets["train"], sources["train"]
+    )
+    from trainforge.models.multilingual import text_prefix
+
+    prefix = text_prefix(cfg.model.backbone, cfg.model.finetune)
 
     def scaled(raw: list[Any]) -> list[float]:
         return [float(v) for v in target.encode(_frame(target, raw))]
 
     encoded = {
-        split: tokenize(ds, tokenizer, data, cfg.train.max_length, scaled)
+        split: tokenize(ds, tokenizer, data, cfg.train.max_length, scaled, prefix)
         for split, ds in datasets.items()
     }
     seed_all(cfg.train.seed)
@@ -75,7 +80,9 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     batches = -(-len(encoded["train"]) // cfg.train.batch_size)
     steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
     finetune.prepare(net, cfg.model, steps)
-    inputs = TextInputs(tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length)
+    inputs = TextInputs(
+        tokenizer, data.text_column, data.text_pair_column, cfg.train.max_length, prefix
+    )
     model = TextModel(cfg, inputs, target, network=net)
     spec = network_spec(net, cfg, target.n_outputs)
 
