@@ -141,6 +141,7 @@ def test_a_trimmed_package_is_small_and_loads_in_plain_transformers_and_onnx(
 
 
 @needs_msra
+@pytest.mark.slow
 def test_chinese_ner_trains_on_bmes_characters_and_tags_raw_text(tmp_path: Path) -> None:
     from trainforge.data.packaged import msra_ner
     from trainforge.export import export_onnx

@@ -89,6 +89,9 @@ class Scripts:
         return text("script.share", name=name, share=self.share(self.main))
 
 
+SCRIPT_SAMPLE = 5000  # texts enough to tell a file's scripts (spread over the file)
+
+
 def count_scripts(texts: Iterable[str], limit: int = 2_000_000) -> Scripts:
     """The scripts of `texts`, reading at most `limit` characters."""
     chars: Counter[str] = Counter()

@@ -8,11 +8,11 @@ data set gets the same backbone and the same checks whichever of them reads it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from trainforge.config import ExperimentConfig
-from trainforge.data.language import Scripts, count_scripts
+from trainforge.data.language import SCRIPT_SAMPLE, Scripts, count_scripts
 from trainforge.errors import ConfigError
 from trainforge.messages import text
 from trainforge.models.vocabulary import Encode
@@ -22,7 +22,7 @@ AUTO = "auto"
 
 
 def choose_backbone(
-    cfg: ExperimentConfig, texts: Sequence[str]
+    cfg: ExperimentConfig, texts: Iterable[str]
 ) -> tuple[ExperimentConfig, Scripts]:
     """(the config, the scripts of the training text); `model.backbone: auto` becomes the
     embedded backbone that covers them (English MiniLM for Latin script,
@@ -47,7 +47,8 @@ def load_backbone(
 
     Args:
         scripts: the training text's scripts (from `choose_backbone`).
-        encode: tokenizer -> token ids of the training text, as the task cuts it.
+        encode: (tokenizer, at most N texts) -> token ids of the training text, as the task
+            cuts it.
         source: the training data, for messages.
     """
     from trainforge.models.transformer import load_tokenizer, resolve_backbone
@@ -55,7 +56,7 @@ def load_backbone(
 
     folder = resolve_backbone(cfg.model.backbone)
     tokenizer = load_tokenizer(folder)
-    share = unknown_share(tokenizer, encode(tokenizer))
+    share = unknown_share(tokenizer, encode(tokenizer, SCRIPT_SAMPLE))
     if share > cfg.model.max_unknown_share:
         raise ConfigError(
             text(

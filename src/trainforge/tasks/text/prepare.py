@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trainforge.config import ExperimentConfig
-from trainforge.data.language import Scripts
+from trainforge.data.language import SCRIPT_SAMPLE, Scripts
 from trainforge.data.text import (
     TextInputs,
     TextSource,
@@ -154,11 +155,23 @@ def text_backbone(
 
     data = cfg.data
     columns = [data.text_column, *([data.text_pair_column] if data.text_pair_column else [])]
-    texts = [str(t) for column in columns for t in column_values(train, column)]
-    cfg, scripts = choose_backbone(cfg, texts)
 
-    def encode(tokenizer: Any) -> list[list[int]]:
-        return list(tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"])
+    def chunks(limit: int | None) -> Iterator[list[str]]:
+        """The training texts, 1,000 at a time: all, or `limit` spread over the file (a
+        million-line file is never held whole)."""
+        rows = len(train)
+        index = range(rows) if limit is None else range(0, rows, max(1, rows // limit))[:limit]
+        for start in range(0, len(index), 1000):
+            part = index[start : start + 1000]
+            batch = train[part.start : part.stop] if part.step == 1 else train.select(part)[:]
+            for column in columns:
+                yield [str(t) for t in batch[column]]
+
+    cfg, scripts = choose_backbone(cfg, (t for chunk in chunks(SCRIPT_SAMPLE) for t in chunk))
+
+    def encode(tokenizer: Any, limit: int | None) -> Iterator[list[int]]:
+        for chunk in chunks(limit):
+            yield from tokenizer(chunk, add_special_tokens=False, verbose=False)["input_ids"]
 
     return cfg, scripts, load_backbone(cfg, scripts, encode, source.source)
 

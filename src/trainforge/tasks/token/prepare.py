@@ -41,10 +41,13 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     tags = {split: target.encode_tags(s.tags or [], s.place) for split, s in sentences.items()}
     _split_missing(cfg, sentences, tags)
 
-    cfg, scripts = choose_backbone(cfg, ["".join(words) for words in sentences["train"].tokens])
+    cfg, scripts = choose_backbone(cfg, ("".join(words) for words in sentences["train"].tokens))
 
-    def encode(tokenizer: Any) -> Any:
-        return TokenInputs(tokenizer, cfg).words.subword_ids(sentences["train"].tokens)
+    def encode(tokenizer: Any, limit: int | None) -> Any:
+        words = sentences["train"].tokens
+        if limit is not None:
+            words = words[:: max(1, len(words) // limit)][:limit]
+        return TokenInputs(tokenizer, cfg).words.subword_ids(words)
 
     backbone, tokenizer, vocabulary = load_backbone(cfg, scripts, encode, train.source)
     inputs = TokenInputs(tokenizer, cfg)
