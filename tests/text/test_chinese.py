@@ -190,3 +190,21 @@ def test_zero_shot_in_chinese_uses_chinese_prompts_and_the_e5_query_prefix(
     loaded = trainforge.load(run.model_dir)
     assert loaded.inputs.text_prefix == "query: "
     assert loaded.predict(NEW) == run.model.predict(NEW)
+
+
+def test_a_trimmed_model_updates_on_new_text_with_its_own_vocabulary(
+    reviews: dict[str, Path], trimmed: trainforge.pipeline.Run, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from trainforge.continual.update import update
+
+    new = tmp_path / "new.csv"
+    frame = pd.read_csv(reviews["test"]).head(24)
+    frame.loc[0, "text"] = "龘龘龘，完全没见过的字。"  # characters the trimmed vocabulary lacks
+    frame.to_csv(new, index=False)
+    result = update(trimmed.model_dir, new, overrides=["train.max_steps=2"], progress=False)
+    before = json.loads((trimmed.model_dir / "v1" / "trainforge.json").read_text())
+    after = json.loads((result.package / "trainforge.json").read_text())
+    assert after["vocabulary"] == before["vocabulary"]
+    assert trainforge.load(trimmed.model_dir).predict(NEW)[0]["label"] in ("pos", "neg")

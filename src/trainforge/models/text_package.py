@@ -89,7 +89,7 @@ def load_text_model(
         encoder = peft.PeftModel.from_pretrained(base, folder / PEFT_ADAPTER).merge_and_unload()
     else:
         encoder = load_encoder(
-            str(_source(folder)),
+            str(package_source(folder)),
             spec["pooling"],
             manifest.get("labels"),
             spec["n_outputs"],
@@ -121,7 +121,7 @@ def load_text_inputs(
     brings its own)."""
     from trainforge.models.transformer import load_tokenizer
 
-    tokenizer = load_tokenizer(str(_source(folder)))
+    tokenizer = load_tokenizer(str(package_source(folder)))
     if manifest["network"].get("head") == "token":
         return TokenInputs(tokenizer, cfg)
     from trainforge.models.multilingual import text_prefix
@@ -132,7 +132,7 @@ def load_text_inputs(
     )
 
 
-def _source(folder: Path) -> Path:
+def package_source(folder: Path) -> Path:
     """The folder holding the tokenizer (and the encoder weights, unless adapter-only)."""
     if (folder / PEFT_ADAPTER).is_dir():
         return folder / PEFT_ADAPTER

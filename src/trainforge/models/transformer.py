@@ -195,7 +195,9 @@ def load_encoder(
         if multi_label:
             extra["problem_type"] = "multi_label_classification"
         auto = AutoModelForTokenClassification if tokens else AutoModelForSequenceClassification
-        return auto.from_pretrained(source, **extra)
+        # A package's own folder (an update of a trimmed model) brings a classifier sized for
+        # its labels; the update copies the rows it keeps by label name.
+        return auto.from_pretrained(source, ignore_mismatched_sizes=True, **extra)
     except ConfigError:
         raise
     except Exception as exc:

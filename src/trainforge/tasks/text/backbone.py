@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from trainforge.config import ExperimentConfig
@@ -54,7 +55,8 @@ def load_backbone(
     from trainforge.models.transformer import load_tokenizer, resolve_backbone
     from trainforge.models.vocabulary import trim_backbone, unknown_share
 
-    folder = resolve_backbone(cfg.model.backbone)
+    start = trimmed_start(cfg)
+    folder = str(start[0]) if start is not None else resolve_backbone(cfg.model.backbone)
     tokenizer = load_tokenizer(folder)
     share = unknown_share(tokenizer, encode(tokenizer, SCRIPT_SAMPLE))
     if share > cfg.model.max_unknown_share:
@@ -77,12 +79,37 @@ def load_backbone(
 
     if cfg.model.backbone == MULTILINGUAL_E5:
         info["backbone_note"] = ROUNDING_NOTE
-    if cfg.model.trim_vocab:
+    if start is not None:  # an update keeps the package's vocabulary, row for row
+        info["vocabulary"] = start[1]
+    elif cfg.model.trim_vocab:
         folder, info["vocabulary"] = trim_backbone(
             folder, tokenizer, encode, cfg.model.trim_reserve, scripts
         )
         tokenizer = load_tokenizer(folder)
     return folder, tokenizer, info
+
+
+def trimmed_start(cfg: ExperimentConfig) -> tuple[Path, dict[str, Any]] | None:
+    """(weights and tokenizer folder, vocabulary facts) of the `model.init_from` package when
+    its vocabulary was trimmed; None otherwise.
+
+    An update of a trimmed model must read text with the package's own tokenizer: trimming
+    again on the new data would renumber the pieces under the trained embedding rows."""
+    if cfg.model.init_from is None:
+        return None
+    import json
+
+    from trainforge.models.text_package import package_source
+    from trainforge.versions import resolve
+
+    package = resolve(cfg.model.init_from)
+    manifest_file = package / "trainforge.json"
+    if not manifest_file.is_file():
+        return None
+    vocabulary = json.loads(manifest_file.read_text(encoding="utf-8")).get("vocabulary")
+    if not isinstance(vocabulary, dict):
+        return None
+    return package_source(package), vocabulary
 
 
 def _backbone_fix(backbone: str) -> str:
