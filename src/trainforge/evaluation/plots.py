@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,32 @@ def new_figure(width: float, height: float) -> Figure:
     """Create a detached Agg-backed figure with tight layout."""
     from matplotlib.figure import Figure
 
+    _chinese_glyphs()
     return Figure(figsize=(width, height), dpi=_DPI, layout="tight")
+
+
+@cache
+def _chinese_glyphs() -> None:
+    """Let plots draw Chinese labels: Noto Sans CJK SC (from the `mplfonts` package, which
+    `make install` adds) as the fallback after matplotlib's own font. Without it, CJK
+    characters in class names or titles would be drawn as empty boxes."""
+    import importlib.util
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or spec.origin is None:
+        return
+    font = Path(spec.origin).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
+    if not font.is_file():
+        return
+    font_manager.fontManager.addfont(str(font))
+    name = font_manager.FontProperties(fname=str(font)).get_name()
+    families = matplotlib.rcParams["font.family"]
+    if name not in families:
+        first = font_manager.FontProperties(family=families).get_name()
+        matplotlib.rcParams["font.family"] = [first, name]
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
