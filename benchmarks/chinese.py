@@ -40,14 +40,18 @@ SENTIMENT = {
     },
     "setfit_8shot": {"model": {"finetune": "setfit", "trim_vocab": True}, "data": {"shots": 8}},
     "minilm_full": {"model": {"backbone": "minilm", "max_unknown_share": 1.0}},
+    "minilm_frozen": {
+        "model": {"backbone": "minilm", "finetune": "frozen", "max_unknown_share": 1.0},
+        "train": {"lr": 1e-3, "epochs": 20},
+    },
 }
 NER = {
     "full": {"model": {"finetune": "full"}},
     "trimmed": {"model": {"finetune": "full", "trim_vocab": True}},
-    "speed_full": {"model": {"finetune": "full"}, "train": {"max_steps": 60}},
+    "speed_full": {"model": {"finetune": "full"}, "train": {"max_steps": 40}},
     "speed_trimmed": {
         "model": {"finetune": "full", "trim_vocab": True},
-        "train": {"max_steps": 60},
+        "train": {"max_steps": 40},
     },
 }
 
