@@ -4,7 +4,9 @@ A question goes to the intent model. Under the abstention threshold the assistan
 (`handoff: true`); otherwise it answers with the FAQ's answer for that intent. A confident
 intent with no FAQ answer falls back to retrieval: the FAQ question most similar to the new
 one (cosine of sentence embeddings) gives the answer, unless it is less similar than
-`min_similarity`, in which case the assistant hands off too.
+`min_similarity`, in which case the assistant hands off too. The retrieval encoder follows the
+FAQ's script (MiniLM for English, multilingual-e5-small for Chinese and others), and so does
+the default `min_similarity`.
 
 The benchmark, the Python API and `POST /v1/ask` all go through `Assistant.ask_many`.
 """
@@ -22,13 +24,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trainforge.apps.assistant.faq import Faq, read_faq
-from trainforge.apps.assistant.retrieval import Match, QuestionIndex, SentenceEncoder
+from trainforge.apps.assistant.retrieval import (
+    AUTO,
+    Match,
+    QuestionIndex,
+    SentenceEncoder,
+    choose_backbone,
+    default_min_similarity,
+)
 from trainforge.errors import ConfigError
 
 Source = Literal["intent", "retrieval", "handoff"]
-# Cosine similarity of MiniLM embeddings: paraphrases of one request score about 0.6 and
-# more, unrelated banking questions mostly under 0.5 (see docs/benchmarks.md).
-MIN_SIMILARITY = 0.6
 
 
 class FaqWarning(UserWarning):
@@ -99,9 +105,10 @@ class Assistant:
         model: a loaded single-label classification package (`trainforge.load`).
         faq: the checked FAQ (`read_faq`).
         threshold: answer only when the top intent's probability is at least this.
-        min_similarity: retrieval answers only at this cosine similarity or more.
-        encoder: sentence encoder for retrieval (built when the FAQ has questions and none is
-            given).
+        min_similarity: retrieval answers only at this cosine similarity or more (default:
+            the encoder's, `retrieval.MIN_SIMILARITY`).
+        encoder: sentence encoder for retrieval (built for the FAQ's script when the FAQ has
+            questions and none is given).
         log: append every exchange to this JSON-lines file.
 
     Example:
@@ -115,18 +122,22 @@ class Assistant:
         faq: Faq,
         threshold: Threshold,
         *,
-        min_similarity: float = MIN_SIMILARITY,
+        min_similarity: float | None = None,
         encoder: SentenceEncoder | None = None,
         log: str | Path | None = None,
     ) -> None:
         self.model = model
         self.faq = faq
         self.threshold = threshold
-        self.min_similarity = min_similarity
         self.labels: list[str] = list(model.labels)
         if faq.questions() and encoder is None:
-            encoder = SentenceEncoder()
+            encoder = SentenceEncoder(choose_backbone(faq))
         self.index = QuestionIndex(faq, encoder) if encoder is not None else None
+        self.min_similarity = (
+            min_similarity
+            if min_similarity is not None
+            else default_min_similarity(encoder.backbone if encoder is not None else AUTO)
+        )
         self.log = ConversationLog(log) if log is not None else None
 
     @classmethod
@@ -138,7 +149,8 @@ class Assistant:
         threshold: float | None = None,
         precision: float | None = None,
         calibration: str | None = None,
-        min_similarity: float = MIN_SIMILARITY,
+        min_similarity: float | None = None,
+        retrieval_backbone: str = AUTO,
         log: str | Path | None = None,
     ) -> Assistant:
         """Check the FAQ, load the package, choose the threshold, embed the FAQ questions.
@@ -147,7 +159,10 @@ class Assistant:
             model_dir: the intent model package.
             faq: the FAQ file (JSON lines).
             threshold, precision, calibration: see `choose_threshold`.
-            min_similarity: retrieval answers only at this cosine similarity or more.
+            min_similarity: retrieval answers only at this cosine similarity or more (default:
+                the encoder's).
+            retrieval_backbone: the retrieval encoder; "auto" (default) chooses it by the
+                script of the FAQ's questions.
             log: append every exchange to this JSON-lines file.
         """
         from trainforge.predict import load
@@ -158,7 +173,8 @@ class Assistant:
         for message in checked.unknown_intents(model.labels or []):
             warnings.warn(message, FaqWarning, stacklevel=2)
         chosen = choose_threshold(model, threshold, precision, calibration)
-        return cls(model, checked, chosen, min_similarity=min_similarity, log=log)
+        encoder = retrieval_encoder(checked, retrieval_backbone)
+        return cls(model, checked, chosen, min_similarity=min_similarity, encoder=encoder, log=log)
 
     def ask(self, question: str, conversation_id: str | None = None) -> Reply:
         """The reply to one question (see the module docstring for the rules)."""
@@ -238,6 +254,21 @@ class Assistant:
             "intents_without_answer": [label for label in self.labels if label not in answered],
             "retrieval_encoder": self.index.encoder.backbone if self.index else None,
         }
+
+
+def retrieval_encoder(faq: Faq, backbone: str = AUTO) -> SentenceEncoder | None:
+    """The sentence encoder for the FAQ's questions (None when it has none to search).
+
+    Args:
+        backbone: a backbone name or folder, or "auto": by the script of the questions.
+    """
+    if not faq.questions():
+        return None
+    name = choose_backbone(faq) if backbone == AUTO else backbone
+    try:
+        return SentenceEncoder(name)
+    except ConfigError as exc:  # its place is the backbone option, not a training config
+        raise ConfigError(exc.what, where=f"--retrieval-backbone {name}", fix=exc.fix) from None
 
 
 def new_conversation_id() -> str:

@@ -31,11 +31,21 @@ def assistant_command(
         typer.Option("--calibration", help="Labelled questions (the model's columns)."),
     ] = None,
     min_similarity: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--min-similarity", help="Retrieval answers only at this cosine similarity or more."
+            "--min-similarity",
+            help="Retrieval answers only at this cosine similarity or more (default: 0.6 for "
+            "MiniLM, 0.88 for multilingual-e5-small).",
         ),
-    ] = 0.6,
+    ] = None,
+    retrieval_backbone: Annotated[
+        str,
+        typer.Option(
+            "--retrieval-backbone",
+            help="Retrieval encoder: auto (by the FAQ's script: minilm for English, "
+            "multilingual-e5-small for Chinese and others), a backbone name or a folder.",
+        ),
+    ] = "auto",
     log: Annotated[
         Path | None, typer.Option("--log", help="Append every exchange here (JSON lines).")
     ] = None,
@@ -80,6 +90,7 @@ def assistant_command(
         precision=precision,
         calibration=calibration,
         min_similarity=min_similarity,
+        retrieval_backbone=retrieval_backbone,
         log=log,
         host=host,
         port=port,
@@ -125,6 +136,7 @@ def _load(settings: Any) -> Any:
             precision=settings.precision,
             calibration=settings.calibration,
             min_similarity=settings.min_similarity,
+            retrieval_backbone=settings.retrieval_backbone,
             log=settings.log,
         )
     for warning in caught:
@@ -147,8 +159,8 @@ def _serve(assistant: Any, settings: Any) -> None:
     typer.echo(
         f"Threshold {info['threshold']:.4f} ({info['threshold_source']}); "
         f"{info['faq_entries']} FAQ answers, {missing} intent(s) without one "
-        f"(retrieval over {info['faq_questions']} questions, min similarity "
-        f"{info['min_similarity']})",
+        f"(retrieval over {info['faq_questions']} questions with "
+        f"{info['retrieval_encoder']}, min similarity {info['min_similarity']})",
         err=True,
     )
     uvicorn.run(

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainforge.apps.assistant.assistant import MIN_SIMILARITY
+from trainforge.apps.assistant.retrieval import AUTO
 from trainforge.serving.settings import api_key_from_env
 
 
@@ -31,11 +31,18 @@ class AssistantSettings(BaseModel):
     calibration: str | None = Field(
         default=None, description="Labelled questions the --precision threshold is set on."
     )
-    min_similarity: float = Field(
-        default=MIN_SIMILARITY,
+    min_similarity: float | None = Field(
+        default=None,
         ge=-1.0,
         le=1.0,
-        description="Retrieval answers only at this cosine similarity or more.",
+        description="Retrieval answers only at this cosine similarity or more (default: 0.6 "
+        "for MiniLM, 0.88 for multilingual-e5-small).",
+    )
+    retrieval_backbone: str = Field(
+        default=AUTO,
+        min_length=1,
+        description="Retrieval encoder: 'auto' (by the script of the FAQ's questions), "
+        "'minilm', 'multilingual-e5-small', a local folder or a hub name.",
     )
     log: Path | None = Field(default=None, description="Append every exchange here (JSON lines).")
     host: str = Field(default="127.0.0.1", description="Interface to bind; loopback by default.")

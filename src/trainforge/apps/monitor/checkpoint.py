@@ -62,7 +62,9 @@ class Checkpoint:
         """Write `state` atomically (temporary file in the same folder, then rename)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, **state}), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"format": FORMAT, **state}, ensure_ascii=False), encoding="utf-8"
+        )
         os.replace(tmp, self.path)
         self._saved_at = time.monotonic()
         self._lines_since = 0

@@ -9,6 +9,10 @@ from typing import Any
 from trainforge.apps.monitor.core import ALL_TOPICS
 from trainforge.errors import ConfigError, format_choices
 
+# Labels taken as negative without --negative-label: English names, and the Chinese ones that
+# review and opinion data sets use ("负面" negative, "消极" pessimistic, "差评" bad review).
+NEGATIVE_NAMES = ("negative", "neg", "负面", "消极", "差评", "负向", "负")
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -76,7 +80,7 @@ def load_classifier(
 
 
 def pick_negative_label(labels: list[str] | None, wanted: str | None, where: str) -> str:
-    """`wanted` when the model has it, else the label named like "negative".
+    """`wanted` when the model has it, else the label named like "negative" (`NEGATIVE_NAMES`).
 
     Raises:
         ConfigError: listing the model's labels when none fits.
@@ -90,7 +94,7 @@ def pick_negative_label(labels: list[str] | None, wanted: str | None, where: str
             where="--negative-label",
             fix=f"Choose one of the model's labels: {format_choices(labels)}",
         )
-    named = [label for label in labels if label.lower() in ("negative", "neg")]
+    named = [label for label in labels if label.lower() in NEGATIVE_NAMES]
     named = named or [label for label in labels if label.lower().startswith("neg")]
     if len(named) == 1:
         return named[0]

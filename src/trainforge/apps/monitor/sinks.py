@@ -19,7 +19,10 @@ QUEUE_SIZE = 1000  # alerts waiting for the webhook; beyond that, new ones are d
 
 
 class AlertFile:
-    """Appends each alert as one JSON line, flushed at once (tail -f shows it); "-" is stdout."""
+    """Appends each alert as one JSON line, flushed at once (tail -f shows it); "-" is stdout.
+
+    Text is written as UTF-8, not as \\u escapes: a Chinese topic or source stays readable.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -31,7 +34,7 @@ class AlertFile:
             self._handle = path.open("a", encoding="utf-8")
 
     def send(self, alert: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(alert) + "\n")
+        self._handle.write(json.dumps(alert, ensure_ascii=False) + "\n")
         self._handle.flush()
 
     def close(self) -> None:
