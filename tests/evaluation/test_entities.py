@@ -223,6 +223,7 @@ VALID = {
     "iob1": [["I-PER", "I-PER", "B-PER", "O", "I-LOC", "I-ORG", "B-ORG"], [], ["O"]],
     "iob2": [["B-PER", "I-PER", "B-PER", "O", "B-LOC", "B-ORG", "I-ORG"], [], ["O"]],
     "bioes": [["B-PER", "E-PER", "S-PER", "O", "S-LOC", "B-ORG", "I-ORG", "E-ORG"], [], ["O"]],
+    "bmes": [["B-PER", "E-PER", "S-PER", "O", "S-LOC", "B-ORG", "M-ORG", "E-ORG"], [], ["O"]],
 }
 
 
