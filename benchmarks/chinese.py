@@ -79,8 +79,10 @@ def main() -> None:
         return
     out = args.out or REPO / "benchmarks" / "results" / f"chinese_{args.task}.json"
     report: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
-    report["settings"] = {k: v for k, v in vars(args).items() if k not in ("worker", "out")}
-    report["cpu_flags"] = cpu_flags()
+    # Results of earlier invocations stay; each carries the settings and CPU it ran with.
+    settings = {k: v for k, v in vars(args).items() if k not in ("worker", "out", "which")}
+    report.pop("settings", None)
+    report.pop("cpu_flags", None)
     results = report.setdefault("results", {})
     for name in (args.which or ",".join(variants)).split(","):
         print(f"--- {args.task} {name}", flush=True)
@@ -91,6 +93,7 @@ def main() -> None:
             print(f"{name} failed:\n{done.stderr[-4000:]}", flush=True)
             continue
         results[name] = json.loads(lines[-1].removeprefix("RESULT "))
+        results[name] |= {"settings": settings, "cpu_flags": cpu_flags()}
         print(json.dumps(results[name], indent=2), flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -145,6 +148,7 @@ def run_variant(args: argparse.Namespace, variant: dict[str, Any]) -> dict[str, 
         manifest = json.loads((package / "trainforge.json").read_text(encoding="utf-8"))
         size = sum(f.stat().st_size for f in package.rglob("*") if f.is_file())
         test = run.metrics.get("test", {})
+        history = json.loads((Path(work) / "run" / "history.json").read_text(encoding="utf-8"))
         result = {
             "config": variant,
             "backbone": manifest.get("backbone"),
@@ -158,11 +162,12 @@ def run_variant(args: argparse.Namespace, variant: dict[str, Any]) -> dict[str, 
             "trainable_parameters": manifest.get("trainable_parameters"),
             "vocabulary": manifest.get("vocabulary"),
             "package_mb": round(size / 1e6, 1),
+            "train_loss_per_epoch": [round(row["train_loss"], 4) for row in history],
         }
         if args.task == "sentiment":
             result |= {"test_accuracy": test.get("accuracy"), "test_f1_macro": test.get("f1_macro")}
         else:
-            result |= {k: test.get(k) for k in ("f1", "precision", "recall")}
+            result |= {f"test_{k}": test.get(k) for k in ("f1", "precision", "recall")}
         return result
 
 
