@@ -55,6 +55,16 @@ def test_auto_stays_at_32_where_bf16_would_be_emulated(monkeypatch: pytest.Monke
     assert resolve_precision(_train_section(), _tiny_bert()) == "32"
 
 
+def test_a_onednn_cap_below_bf16_counts_as_no_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ONEDNN_MAX_CPU_ISA=AVX2 makes oneDNN skip the bf16 instructions: bf16 would be emulated.
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert distributed.native_bf16(gpu=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert not distributed.native_bf16(gpu=False)
+    assert resolve_precision(_train_section(), _tiny_bert()) == "32"
+
+
 def test_auto_stays_at_32_for_small_networks_and_frozen_backbones(bf16_hardware: None) -> None:
     assert resolve_precision(_train_section(), torch.nn.Linear(4, 2)) == "32"
     frozen = _tiny_bert()

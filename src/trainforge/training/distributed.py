@@ -148,12 +148,24 @@ def on_gpu(train: Any) -> bool:
     return bool(train.accelerator != "cpu" and torch.cuda.is_available())
 
 
+# oneDNN instruction sets below AVX512_CORE_BF16: with ONEDNN_MAX_CPU_ISA capped at one of
+# them, oneDNN computes bfloat16 without the CPU's bf16 instructions (slower than float32).
+_ISA_WITHOUT_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX10_1_512"}
+)
+
+
 def native_bf16(gpu: bool) -> bool:
-    """Whether the device computes bfloat16 in hardware (not emulated, which is slower)."""
+    """Whether the device computes bfloat16 in hardware (not emulated, which is slower).
+
+    On a CPU, a cap set by ONEDNN_MAX_CPU_ISA below AVX512_CORE_BF16 counts as no bf16.
+    """
     import torch
 
     if gpu:
         return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _ISA_WITHOUT_BF16:
+        return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
