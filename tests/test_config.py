@@ -222,7 +222,9 @@ def test_unknown_top_level_key_lists_the_sections(tmp_path: Path) -> None:
         tmp_path, "task: tabular_classification\ndata: {train: a.csv}\nmodle: {}\n"
     )
     assert "line 3, field 'modle': unknown key 'modle'. Did you mean 'model'?" in message
-    sections = "'task', 'name', 'data', 'model', 'train', 'track', 'continual', 'tune'"
+    sections = (
+        "'task', 'name', 'data', 'model', 'train', 'track', 'continual', 'generation', 'tune'"
+    )
     assert f"Allowed keys here: {sections}." in message
 
 
@@ -343,7 +345,17 @@ def test_split_fractions_must_leave_training_rows() -> None:
 
 def test_json_schema_describes_every_section() -> None:
     schema = json_schema()
-    sections = {"task", "name", "data", "model", "train", "track", "continual", "tune"}
+    sections = {
+        "task",
+        "name",
+        "data",
+        "model",
+        "train",
+        "track",
+        "continual",
+        "generation",
+        "tune",
+    }
     assert set(schema["properties"]) == sections
     assert set(schema["required"]) == {"task", "data"}
     assert {

@@ -97,7 +97,8 @@ def _token_classification(folder: Path) -> dict[str, Any]:
         "task": "token_classification",
         "data": {"train": str(path), "split": {"validation": 0.25, "test": 0.25}},
         "model": TEXT,
-        "train": {**SHORT_TEXT, "batch_size": 4},
+        # SmolLM2's template adds its own system turn: 32 tokens would drop most rows.
+        "train": {**SHORT_TEXT, "batch_size": 4, "max_length": 96},
     }
 
 
@@ -155,6 +156,21 @@ def _recommendation(folder: Path) -> dict[str, Any]:
     }
 
 
+def _text_generation(folder: Path) -> dict[str, Any]:
+    from generation_support import hours_chats, tiny_lm, write_jsonl
+
+    lm = folder / "lm"
+    return {
+        "task": "text_generation",
+        "data": {"train": write_jsonl(folder / "chat.jsonl", hours_chats(12))},
+        # A two-layer random Llama: the checks are about the seam, SmolLM2 has its own tests.
+        "model": {"backbone": str(lm) if lm.is_dir() else tiny_lm(lm), "finetune": "lora"},
+        # SmolLM2's template adds its own system turn: 32 tokens would drop most rows.
+        "train": {**SHORT_TEXT, "batch_size": 4, "max_length": 96},
+        "generation": {"max_new_tokens": 4},
+    }
+
+
 CASES: dict[str, Case] = {
     "tabular_classification": _tabular("tabular_classification", "sklearn:iris", "target"),
     "tabular_regression": _tabular("tabular_regression", "sklearn:diabetes", "target"),
@@ -167,6 +183,7 @@ CASES: dict[str, Case] = {
     "recommendation": Case(
         _recommendation, lambda m: [{"user": str(u)} for u in m.catalog.user_ids[:2]]
     ),
+    "text_generation": Case(_text_generation, lambda m: ["When do you open?", "Hi"]),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -104,11 +104,41 @@ def predict(
             help="Run with ONNX Runtime (int8 if exported so); needs `trainforge export` first.",
         ),
     ] = False,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option("--max-new-tokens", min=1, help="Generation: tokens generated at most."),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", min=0.0, help="Generation: 0 greedy, above 0 sampling."),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option("--top-p", min=0.0, max=1.0, help="Generation: nucleus sampling mass."),
+    ] = None,
+    stop: Annotated[
+        list[str] | None,
+        typer.Option("--stop", help="Generation: a string that ends an answer (repeatable)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Generation: seed of sampling.")
+    ] = None,
 ) -> None:
-    """Predict rows with a trained model: one JSON object per row."""
+    """Predict rows with a trained model: one JSON object per row ({"text": ...} for
+    text_generation packages, whose decoding the --max-new-tokens ... --seed options set)."""
     from trainforge.predict import load, write_predictions
 
     model = load(model_dir, onnx=onnx)
+    decoding = {
+        "max_new_tokens": max_new_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "stop": stop,
+        "seed": seed,
+    }
+    decoding = {key: value for key, value in decoding.items() if value is not None}
+    if decoding:
+        model = _with_decoding(model, decoding)
     frame = model.frame(data)
     if limit is not None:
         frame = frame.head(limit)
@@ -120,6 +150,26 @@ def predict(
     else:
         count = write_predictions(predictions, output)
         typer.echo(f"Wrote {count} predictions to {output}", err=True)
+
+
+def _with_decoding(model: Any, decoding: dict[str, Any]) -> Any:
+    """The model with the decoding options of `predict`; refused for non-generative models."""
+    if not hasattr(model, "with_decoding"):
+        option = "--" + next(iter(decoding)).replace("_", "-")
+        raise TrainforgeError(
+            f"{option} sets how answers are generated; this package (task "
+            f"{model.config.task!r}) does not generate text",
+            where=option,
+            fix="Drop the generation options, or pass a text_generation package",
+        )
+    from pydantic import ValidationError
+
+    from trainforge.errors import option_error
+
+    try:
+        return model.with_decoding(**decoding)
+    except ValidationError as exc:
+        raise option_error(exc, "predict") from None
 
 
 @app.command()

@@ -8,6 +8,7 @@ Validated once, here, at the boundary; everything downstream receives frozen, ty
 from trainforge.config.continual import ContinualConfig
 from trainforge.config.data import AugmentConfig, DataConfig, SplitConfig
 from trainforge.config.experiment import ExperimentConfig
+from trainforge.config.generation import GenerationConfig
 from trainforge.config.keys import set_key
 from trainforge.config.loading import config_to_yaml, json_schema, load_config, load_raw
 from trainforge.config.model import (
@@ -47,6 +48,7 @@ __all__ = [
     "DataConfig",
     "EarlyStoppingConfig",
     "ExperimentConfig",
+    "GenerationConfig",
     "MlflowConfig",
     "ModelConfig",
     "PeftConfig",

@@ -98,10 +98,33 @@ class DataConfig(Section):
     on_bad_image: Literal["error", "skip"] = Field(
         default="error", description="image_classification: a corrupt image stops or is skipped."
     )
-    format: Literal["auto", "conll", "jsonl"] = Field(
+    format: Literal["auto", "conll", "jsonl", "prompt_response", "alpaca", "chat"] = Field(
         default="auto",
         description="token_classification: file format; 'auto' goes by the suffix "
-        "(.jsonl/.json: JSONL, anything else: CoNLL columns).",
+        "(.jsonl/.json: JSONL, anything else: CoNLL columns). text_generation: the rows' "
+        "layout, 'prompt_response' (data.prompt_column, data.response_column), 'alpaca' "
+        "(instruction, input, output) or 'chat' (data.messages_column: [{role, content}]); "
+        "'auto' goes by the columns.",
+    )
+    prompt_column: str = Field(
+        default="prompt", description="text_generation: column of the prompt (the user's turn)."
+    )
+    response_column: str = Field(
+        default="response", description="text_generation: column of the answer to learn."
+    )
+    messages_column: str = Field(
+        default="messages",
+        description="text_generation: column of chat transcripts, lists of {role, content} "
+        "with roles system, user and assistant.",
+    )
+    train_on_inputs: bool = Field(
+        default=False,
+        description="text_generation: the loss on every token, not only on the assistant's.",
+    )
+    too_long: Literal["truncate", "drop"] = Field(
+        default="truncate",
+        description="text_generation: a conversation longer than train.max_length tokens is "
+        "cut there (dropped when no answer token remains) or dropped; counted in the metrics.",
     )
     tag_scheme: Literal["auto", "iob1", "iob2", "bioes", "bmes"] = Field(
         default="auto",

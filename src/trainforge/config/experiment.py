@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from trainforge.config.continual import ContinualConfig
 from trainforge.config.data import DataConfig
+from trainforge.config.generation import GenerationConfig
 from trainforge.config.keys import key_error, set_key
 from trainforge.config.model import ModelConfig
 from trainforge.config.section import Section
@@ -44,6 +45,10 @@ class ExperimentConfig(Section):
     train: TrainConfig = TrainConfig()
     track: TrackConfig = TrackConfig()
     continual: ContinualConfig = ContinualConfig()
+    generation: GenerationConfig = Field(
+        default=GenerationConfig(),
+        description="text_generation: how answers are decoded (test split, predict).",
+    )
     tune: TuneConfig | None = Field(
         default=None, description="Hyper-parameter search space and settings (trainforge tune)."
     )

@@ -77,7 +77,8 @@ class ModelConfig(Section):
     )
     backbone: str = Field(
         default="auto",
-        description="Text backbone: 'auto' (by the training text's script: 'minilm' for "
+        description="Text backbone (text_generation: 'smollm2' by default, or a local folder "
+        "of a causal language model): 'auto' (by the training text's script: 'minilm' for "
         "Latin script, 'multilingual-e5-small' otherwise), 'minilm' (embedded "
         "all-MiniLM-L6-v2, English), 'multilingual-e5-small' (embedded, Chinese and about 100 "
         "other languages), a local folder in the transformers format, or a hub name.",
@@ -105,8 +106,15 @@ class ModelConfig(Section):
         "full", "frozen", "lora", "adalora", "ia3", "adapter", "zero_shot", "setfit", "prompt_lm"
     ] = Field(
         default="full",
-        description="Which weights train (text tasks); 'zero_shot' trains nothing (similarity "
+        description="Which weights train (text tasks; text_generation: lora by default, or "
+        "full); 'zero_shot' trains nothing (similarity "
         "of sentence embeddings to label prompts), 'setfit' is contrastive few-shot tuning.",
+    )
+    objective: Literal["sft", "dpo", "causal_lm", "masked_lm"] = Field(
+        default="sft",
+        description="text_generation: what training optimises; 'sft' (supervised fine-tuning "
+        "on conversations, the loss on the assistant's tokens). 'dpo', 'causal_lm' and "
+        "'masked_lm' are not supported yet.",
     )
     labels: dict[str, str] | list[str] | None = Field(
         default=None,

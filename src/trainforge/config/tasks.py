@@ -10,6 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trainforge.config.generation import (
+    GENERATION_FAMILY,
+    GENERATION_METRICS,
+    GENERATION_MODELS,
+    check_generation_settings,
+    generation_defaults,
+)
 from trainforge.config.image import (
     IMAGE_FAMILY,
     IMAGE_MODELS,
@@ -62,7 +69,7 @@ class TaskSpec:
 
     name: str
     family: str
-    target: Literal["classification", "regression", "tagging", "ranking"]
+    target: Literal["classification", "regression", "tagging", "ranking", "generation"]
     model_types: tuple[str, ...]
     metrics: tuple[str, ...]
     defaults: Callable[[dict[str, Any], TaskSpec], dict[str, Any]] | None = None
@@ -142,6 +149,15 @@ TASKS: dict[str, TaskSpec] = {
             defaults=text_defaults,
             check=check_text_settings,
             text=True,
+        ),
+        TaskSpec(
+            name="text_generation",
+            family=GENERATION_FAMILY,
+            target="generation",
+            model_types=GENERATION_MODELS,
+            metrics=GENERATION_METRICS,
+            defaults=generation_defaults,
+            check=check_generation_settings,
         ),
     )
 }

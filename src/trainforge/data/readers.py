@@ -21,11 +21,13 @@ SKLEARN_SETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 
 
-def read_table(spec: str, *, encoding: str = "utf-8") -> pd.DataFrame:
+def read_table(spec: str, *, encoding: str = "utf-8", text: bool = False) -> pd.DataFrame:
     """Read a table from a file path or "sklearn:NAME".
 
     The frame's index is the 0-based data row in the source, and `frame.attrs` holds `source`
     (the path or spec) and `first_line` (file line of row 0, or None for binary formats).
+    With `text`, CSV and TSV cells stay strings as written (an empty cell is ""): an answer
+    "3.10" is not read as the number 3.1.
 
     Example:
         >>> read_table("sklearn:iris").shape
@@ -41,7 +43,7 @@ def read_table(spec: str, *, encoding: str = "utf-8") -> pd.DataFrame:
         frame = _read_jsonl(path, encoding)
         first_line = 1
     else:
-        frame = _read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding)
+        frame = _read_delimited(path, "\t" if suffix == ".tsv" else ",", encoding, text)
         first_line = 2
     if frame.empty or len(frame.columns) == 0:
         raise DataError(
@@ -112,9 +114,10 @@ def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataE
     )
 
 
-def _read_delimited(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+def _read_delimited(path: Path, sep: str, encoding: str, text: bool = False) -> pd.DataFrame:
+    strings: dict[str, Any] = {"dtype": str, "keep_default_na": False} if text else {}
     try:
-        return pd.read_csv(path, sep=sep, encoding=encoding)
+        return pd.read_csv(path, sep=sep, encoding=encoding, **strings)
     except UnicodeDecodeError as exc:
         raise _encoding_error(path, encoding, exc) from None
     except LookupError:

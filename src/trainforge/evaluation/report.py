@@ -48,7 +48,12 @@ class SplitResult:
 
 _NON_SCALAR_METRICS = {"per_class", "confusion_matrix", "per_type", "type_confusion"}
 Kind = Literal[
-    "classification", "multilabel", "regression", "token_classification", "recommendation"
+    "classification",
+    "multilabel",
+    "regression",
+    "token_classification",
+    "recommendation",
+    "generation",
 ]
 _WIDE_MATRIX_CLASSES = 20
 
@@ -235,7 +240,7 @@ def write_report(
     if splits and kind == "token_classification":
         parts.append(f"<h2>{text('report.type_confusion')}</h2>")
         parts += [_type_confusion_plot(split, plots_dir) for split in splits]
-    elif splits and kind not in ("multilabel", "recommendation"):  # no matrix / own section
+    elif splits and kind not in ("multilabel", "recommendation", "generation"):  # own section
         heading = text("report.confusion_roc" if kind == "classification" else "report.predictions")
         parts.append(f"<h2>{heading}</h2>")
         for split in splits:

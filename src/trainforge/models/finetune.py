@@ -1,6 +1,7 @@
 """Ways to fit a text backbone: full, frozen, lora / adalora / ia3 (peft), bottleneck adapters.
 
-Each method turns a freshly loaded `TextClassifier` into the one to train; the head is always
+Each method turns a freshly loaded `TextClassifier` (or a `CausalLM`, which has the same
+`encoder` and `head` attributes) into the one to train; a classifier's head is always
 trainable (peft's `modules_to_save` keeps the classifier and pooler trained and saved: reloaded
 LoRA classifiers otherwise predict at random, peft issues #310 and #577).
 """
@@ -14,13 +15,17 @@ from torch import nn
 
 from trainforge.config import ModelConfig
 from trainforge.models.adapters import add_adapters
+from trainforge.models.causal_lm import CausalLM
 from trainforge.models.transformer import TextClassifier
 
 PEFT_METHODS = ("lora", "adalora", "ia3")
 HEAD_MODULES = ("classifier", "pooler", "score")
 
 
-def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextClassifier:
+Network = TextClassifier | CausalLM
+
+
+def prepare(net: Network, model: ModelConfig, total_steps: int) -> Network:
     """Freeze, wrap or extend `net` for `model.finetune`; returns it."""
     method = model.finetune
     if method == "frozen":
@@ -40,7 +45,7 @@ def prepare(net: TextClassifier, model: ModelConfig, total_steps: int) -> TextCl
     return net
 
 
-def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any:
+def _peft_wrap(net: Network, model: ModelConfig, total_steps: int) -> Any:
     import peft
 
     head_modules = [
@@ -53,6 +58,9 @@ def _peft_wrap(net: TextClassifier, model: ModelConfig, total_steps: int) -> Any
     task_type = "SEQ_CLS" if net.head is None else "FEATURE_EXTRACTION"
     if token_level(net.encoder):
         task_type = "TOKEN_CLS"
+    if causal_lm(net.encoder):
+        # A language model's head is its output embedding, trained (or not) as the rest.
+        task_type, head_modules = "CAUSAL_LM", []
     options = model.peft
     targets = list(options.target_modules) if options.target_modules else None
     if model.finetune == "lora":
@@ -101,6 +109,11 @@ def token_level(encoder: nn.Module) -> bool:
     return type(encoder).__name__.endswith("ForTokenClassification")
 
 
+def causal_lm(model: nn.Module) -> bool:
+    """A transformers model that predicts the next token (text generation)."""
+    return type(model).__name__.endswith("ForCausalLM")
+
+
 def _is_head(name: str) -> bool:
     return name.split(".")[0] in HEAD_MODULES or ".pooler." in f".{name}"
 
@@ -136,7 +149,7 @@ class AdaLoraSchedule(L.Callback):
         pl_module.net.encoder.base_model.update_and_allocate(trainer.global_step)
 
 
-def merge(net: TextClassifier) -> TextClassifier:
+def merge(net: Network) -> Network:
     """Fold peft weights into the backbone so the model predicts without peft."""
     if hasattr(net.encoder, "merge_and_unload"):
         net.encoder = net.encoder.merge_and_unload()  # type: ignore[operator]

@@ -39,6 +39,10 @@ def target_from_state(state: dict[str, Any]) -> Target:
         "multilabel": MultiLabelTarget,
         "token_classification": TaggingTarget,
     }
+    if state["kind"] == "generation":
+        from trainforge.tasks.generation.target import GenerationTarget
+
+        return GenerationTarget.from_state(state)  # type: ignore[return-value]
     if state["kind"] == "recommendation":
         from trainforge.tasks.ranking import RankingTarget
 

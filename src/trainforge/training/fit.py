@@ -187,7 +187,7 @@ def fit(
     if cfg.restore_best and best.best_model_path and trainer.is_global_zero:
         # weights_only: a checkpoint is data, never code.
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
+        module.load_checkpoint_weights(state)
         best_epoch = int(state["epoch"]) + 1
     return FitResult(
         history=history.history,

@@ -1,0 +1,47 @@
+"""The generation report's own section: a handful of test conversations with the reference
+answer and the generated one, side by side (what a reader checks before any score)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+MAX_SHOWN = 8  # conversations shown
+MAX_CHARS = 300  # of each text shown
+
+
+def sample_sections(prompts: Callable[[str], list[Any]], results: list[Any]) -> list[str]:
+    """A table of sample generations of the generated split (the test split).
+
+    Args:
+        prompts: split name -> the turns each of its rows asks, in the split's order.
+        results: the evaluated splits (`trainforge.evaluation.SplitResult`); rows whose
+            output holds a "generated" answer are shown.
+    """
+    from trainforge.evaluation.html import esc, table
+
+    result = next((r for r in results if any(o["generated"] is not None for o in r.output)), None)
+    if result is None:
+        return []
+    asked = prompts(result.name)
+    rows = [
+        [i + 1, _shown(asked[i]), _shorten(result.y_true[i]), _shorten(output["generated"])]
+        for i, output in enumerate(result.output[:MAX_SHOWN])
+    ]
+    return [
+        f"<h2>Sample generations ({esc(result.name)})</h2>",
+        '<p class="muted">The prompt (the last user turn; earlier turns omitted), the '
+        "reference answer and the model's answer.</p>",
+        table(["#", "prompt", "reference", "generated"], rows),
+    ]
+
+
+def _shown(turns: list[dict[str, str]]) -> str:
+    earlier = len(turns) - 1
+    last = _shorten(turns[-1]["content"])
+    return f"[{earlier} earlier turn(s)] {last}" if earlier else last
+
+
+def _shorten(text: Any) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
