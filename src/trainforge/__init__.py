@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load", "train", "tune"]
+__all__ = ["__version__", "load", "preview", "train", "tune"]
 
 if TYPE_CHECKING:
     from trainforge.pipeline import Run
     from trainforge.predict import Model
+    from trainforge.tasks.preview import Preview
     from trainforge.tuning.search import TuneResult
 
 
@@ -31,6 +32,13 @@ def load(path: Any, *, onnx: bool | str = False) -> Model:
     from trainforge.predict import load as _load
 
     return _load(path, onnx=onnx)
+
+
+def preview(config: Any, **kwargs: Any) -> Preview:
+    """A few training examples as the model will read them; see `trainforge.dry_run.preview`."""
+    from trainforge.dry_run import preview as _preview
+
+    return _preview(config, **kwargs)
 
 
 def tune(config: Any, trials: int, **kwargs: Any) -> TuneResult:

@@ -36,3 +36,29 @@ def schema() -> None:
     from trainforge.config import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def preview(
+    config: Annotated[Path, typer.Argument(help="Experiment config (YAML).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set train.max_length=256."),
+    ] = None,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Training examples shown.")] = 3,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the preview as an HTML page.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the preview as JSON.")] = False,
+) -> None:
+    """Training examples as the model will read them (loss-carrying tokens marked), the
+    counts cut to train.max_length and the padding of the batches, without training."""
+    import sys
+
+    from trainforge.cli.app import write_atomic
+    from trainforge.dry_run import preview as make_preview
+
+    result = make_preview(config, set_ or [], rows=rows)
+    if html is not None:
+        write_atomic(html, result.html())
+    typer.echo(result.to_json() if as_json else result.text(colour=sys.stdout.isatty()), nl=False)

@@ -98,6 +98,33 @@ def load_causal_lm(backbone: str) -> tuple[Any, CausalLM]:
     return tokenizer, CausalLM(lm)
 
 
+def load_tokenizer(backbone: str) -> tuple[Any, Any]:
+    """(tokenizer, generation config) of `model.backbone`, without loading its weights."""
+    import transformers
+    from transformers import AutoTokenizer
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    from trainforge.models.prompt_lm import is_causal_lm, resolve_lm
+
+    if not is_causal_lm(backbone):
+        load_causal_lm(backbone)  # raises the error that names the fix
+    folder = resolve_lm(backbone)
+    transformers.logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        try:
+            generation = HFGenerationConfig.from_pretrained(str(folder))
+        except OSError:  # no generation_config.json: what the model's config says
+            from transformers import AutoConfig
+
+            generation = HFGenerationConfig.from_model_config(
+                AutoConfig.from_pretrained(str(folder))
+            )
+    finally:
+        transformers.logging.set_verbosity_warning()
+    return tokenizer, generation
+
+
 def shifted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of each labelled token given the tokens before it.
 

@@ -16,6 +16,7 @@ What a family provides:
                      `fallback_samples` feed the export's parity check
     check_updatable  raises where `trainforge update` does not apply
     plan_network     the network as training builds it and a probe batch (`trainforge plan`)
+    preview          a few examples as training reads them (`trainforge preview`)
     report sections  `Prepared.report_sections`; `describe` names the model in the report
 
 Hooks with a body here are the tabular behaviour, which most families share; a family overrides
@@ -36,6 +37,7 @@ from trainforge.training.options import FitOptions, Fitted
 if TYPE_CHECKING:
     from trainforge.config import ExperimentConfig
     from trainforge.tasks.model import Model
+    from trainforge.tasks.preview import Preview
     from trainforge.tasks.targets import Target
 
 __all__ = [
@@ -169,6 +171,18 @@ class TaskFamily:
             f"trainforge plan does not cover task {cfg.task!r} yet",
             where="task",
             fix="Train it directly: `metrics.json` records peak_rss_mb",
+        )
+
+    def preview(self, cfg: ExperimentConfig, rows: int) -> Preview:
+        """The first `rows` training examples as training reads them, and the counts of what
+        is cut (`trainforge preview`)."""
+        from trainforge.errors import ConfigError
+
+        raise ConfigError(
+            f"trainforge preview does not cover task {cfg.task!r} yet: it shows the rendered "
+            "prompts and loss masks of text_generation",
+            where="task",
+            fix="Check other tasks' data with `trainforge plan` or a short run (train.max_steps)",
         )
 
 

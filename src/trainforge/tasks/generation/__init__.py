@@ -74,6 +74,11 @@ class GenerationFamily(TaskFamily):
     def warmup_input(self, model: Model) -> Any:
         return "Hello"
 
+    def preview(self, cfg: Any, rows: int) -> Any:
+        from trainforge.tasks.generation.preview import preview
+
+        return preview(cfg, rows)
+
     def plan_network(self, cfg: Any, notes: list[str]) -> tuple[Any, dict[str, Any], str]:
         from trainforge.models import finetune
         from trainforge.models.causal_lm import load_causal_lm, probe_batch

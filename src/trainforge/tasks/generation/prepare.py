@@ -32,18 +32,11 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     from trainforge.models.causal_lm import load_causal_lm, save_causal_lm
     from trainforge.training.seeding import seed_all
 
-    data = cfg.data
-    sources = {"train": read_conversations(data.train, data)}
-    for split in ("validation", "test"):
-        spec = getattr(data, split)
-        if spec is not None:
-            sources[split] = read_conversations(spec, data)
-    _split_missing(cfg, sources)
-
+    sources = read_splits(cfg)
     tokenizer, net = load_causal_lm(cfg.model.backbone)
     ensure_template(tokenizer, cfg.model.backbone, sources["train"].layout)
     ends = end_ids(tokenizer, net.encoder.generation_config)
-    encoded = {split: _encode(tokenizer, c, cfg, ends) for split, c in sources.items()}
+    encoded = encode_splits(tokenizer, sources, cfg, ends)
     kept = {
         split: [i for i, e in enumerate(rows) if e.status != "dropped"]
         for split, rows in encoded.items()
@@ -156,18 +149,34 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     )
 
 
-def _encode(
-    tokenizer: Any, conversations: Conversations, cfg: ExperimentConfig, ends: list[int]
-) -> list[Encoded]:
+def read_splits(cfg: ExperimentConfig) -> dict[str, Conversations]:
+    """The conversations of every split, checked; validation and test carved out of train
+    where the config gives no file for them."""
+    data = cfg.data
+    sources = {"train": read_conversations(data.train, data)}
+    for split in ("validation", "test"):
+        spec = getattr(data, split)
+        if spec is not None:
+            sources[split] = read_conversations(spec, data)
+    _split_missing(cfg, sources)
+    return sources
+
+
+def encode_splits(
+    tokenizer: Any, sources: dict[str, Conversations], cfg: ExperimentConfig, ends: list[int]
+) -> dict[str, list[Encoded]]:
     """Every conversation's tokens and labels, cut to train.max_length or dropped."""
     data, length = cfg.data, cfg.train.max_length
-    out = []
-    for turns, place in zip(conversations.messages, conversations.places, strict=True):
-        ids, labels = encode(
-            tokenizer, turns, place, ends=ends, train_on_inputs=data.train_on_inputs
-        )
-        out.append(fit_length(ids, labels, length, data.too_long))
-    return out
+    encoded = {}
+    for split, conversations in sources.items():
+        out = []
+        for turns, place in zip(conversations.messages, conversations.places, strict=True):
+            ids, labels = encode(
+                tokenizer, turns, place, ends=ends, train_on_inputs=data.train_on_inputs
+            )
+            out.append(fit_length(ids, labels, length, data.too_long))
+        encoded[split] = out
+    return encoded
 
 
 def _counts(encoded: dict[str, list[Encoded]], cfg: ExperimentConfig) -> dict[str, int]:

@@ -1,0 +1,101 @@
+"""`trainforge preview` for text generation: conversations rendered by the backbone's chat
+template, the tokens that carry loss marked, the counts cut to train.max_length, and how much
+of the compute the length-grouped batches spend on padding (against packing the examples
+into full sequences)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainforge.config import ExperimentConfig
+from trainforge.data.chat_tokens import IGNORE, Encoded, end_ids, ensure_template
+from trainforge.tasks.preview import Piece, Preview, PreviewExample
+
+
+def preview(cfg: ExperimentConfig, rows: int) -> Preview:
+    """The first `rows` training conversations as training reads them (no weights loaded)."""
+    from trainforge.models.causal_lm import load_tokenizer
+    from trainforge.tasks.generation.prepare import encode_splits, read_splits
+
+    sources = read_splits(cfg)
+    tokenizer, generation = load_tokenizer(cfg.model.backbone)
+    ensure_template(tokenizer, cfg.model.backbone, sources["train"].layout)
+    encoded = encode_splits(tokenizer, sources, cfg, end_ids(tokenizer, generation))
+    train = encoded["train"]
+    examples = [
+        _example(tokenizer, place, e)
+        for place, e in zip(sources["train"].places[:rows], train[:rows], strict=True)
+    ]
+    counts = {
+        split: {s: sum(e.status == s for e in items) for s in ("kept", "truncated", "dropped")}
+        for split, items in encoded.items()
+    }
+    lengths = [len(e.input_ids) for e in train if e.status != "dropped"]
+    stats, notes = _token_stats(lengths, [e.labels for e in train if e.status != "dropped"], cfg)
+    return Preview(cfg.task, cfg.train.max_length, examples, counts, stats, notes)
+
+
+def _example(tokenizer: Any, place: str, encoded: Encoded) -> PreviewExample:
+    """The example cut into runs of tokens that all carry loss or none does."""
+    pieces: list[Piece] = []
+    run: list[int] = []
+    trained = False
+    # The first token is predicted by nothing: it never carries loss.
+    flags = [False] + [label != IGNORE for label in encoded.labels[1:]]
+    for token, flag in zip(encoded.input_ids, flags, strict=True):
+        if run and flag != trained:
+            pieces.append(Piece(tokenizer.decode(run), trained))
+            run = []
+        run.append(token)
+        trained = flag
+    if run:
+        pieces.append(Piece(tokenizer.decode(run), trained))
+    return PreviewExample(
+        place=place,
+        pieces=pieces,
+        tokens=len(encoded.input_ids),
+        trained_tokens=sum(flags),
+        status=encoded.status,
+    )
+
+
+def _token_stats(
+    lengths: list[int], labels: list[list[int]], cfg: ExperimentConfig
+) -> tuple[dict[str, float], list[str]]:
+    """Lengths, the share of tokens that carry loss, and the padding of one epoch's batches
+    as training cuts them against packing into train.max_length sequences."""
+    import numpy as np
+
+    from trainforge.training.text_data import LengthGroupedBatchSampler
+
+    if not lengths:
+        return {}, ["no training example is kept"]
+    batch, max_length = cfg.train.batch_size, cfg.train.max_length
+    if cfg.train.group_by_length:
+        batches = list(LengthGroupedBatchSampler(lengths, batch, cfg.train.seed))
+    else:
+        order = np.random.default_rng(cfg.train.seed).permutation(len(lengths))
+        batches = [order[i : i + batch].tolist() for i in range(0, len(order), batch)]
+    real = sum(lengths)
+    computed = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    trained = sum(sum(label != IGNORE for label in row[1:]) for row in labels)
+    packed = -(-real // max_length)
+    stats: dict[str, float] = {
+        "examples": len(lengths),
+        "tokens": real,
+        "tokens_with_loss": trained,
+        "share_with_loss": trained / real,
+        "length_mean": real / len(lengths),
+        "length_max": max(lengths),
+        "padding_share": 1 - real / computed,
+        "packed_sequences": packed,
+    }
+    grouping = "length-grouped" if cfg.train.group_by_length else "shuffled"
+    notes = [
+        f"{grouping} batches of {batch} compute {computed:,} token positions for {real:,} real "
+        f"tokens ({stats['padding_share']:.1%} padding); packed into {packed:,} sequences of "
+        f"{max_length} tokens they would compute no padding, but attention over "
+        f"{max_length}-token sequences costs more per token than over the "
+        f"{stats['length_mean']:.0f}-token examples"
+    ]
+    return stats, notes
