@@ -57,6 +57,7 @@ def test_the_loss_falls_and_a_trained_answer_is_reproduced(run: Any) -> None:
     assert test["perplexity"] < run.metrics["validation"]["perplexity"] * 2
     report = (run.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Sample generations (test)" in report and HOURS in report
+    assert "starting model" in report
 
 
 @pytest.mark.slow

@@ -74,8 +74,17 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     def rows(split: str) -> list[tuple[list[int], list[int]]]:
         return [(encoded[split][i].input_ids, encoded[split][i].labels) for i in kept[split]]
 
+    # The starting model's answers to the test prompts the report shows, beside the tuned ones.
+    starting: list[str] = []
+
     def fit(run_dir: Path, options: FitOptions) -> Fitted:
+        from trainforge.tasks.generation.report import MAX_SHOWN
         from trainforge.training.fit import fit_network
+
+        if "test" in kept:
+            shown = sources["test"].subset(kept["test"][:MAX_SHOWN])
+            asked = [prompt_turns(turns)[0] for turns in shown.messages]
+            starting[:] = model.answer(asked, shown.places)
 
         loaders = (
             _loader(rows("train"), cfg, model.pad_id, train=True),
@@ -121,7 +130,7 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
         def prompts(split: str) -> list[Any]:
             return [prompt_turns(sources[split].messages[i])[0] for i in kept[split]]
 
-        return sample_sections(prompts, results)
+        return sample_sections(prompts, results, starting)
 
     trainable, total = finetune.trainable_fraction(net)
     return Prepared(

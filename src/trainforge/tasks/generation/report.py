@@ -10,13 +10,16 @@ MAX_SHOWN = 8  # conversations shown
 MAX_CHARS = 300  # of each text shown
 
 
-def sample_sections(prompts: Callable[[str], list[Any]], results: list[Any]) -> list[str]:
+def sample_sections(
+    prompts: Callable[[str], list[Any]], results: list[Any], starting: list[str] | None = None
+) -> list[str]:
     """A table of sample generations of the generated split (the test split).
 
     Args:
         prompts: split name -> the turns each of its rows asks, in the split's order.
         results: the evaluated splits (`trainforge.evaluation.SplitResult`); rows whose
             output holds a "generated" answer are shown.
+        starting: the answers of the model before training to the first rows, if known.
     """
     from trainforge.evaluation.html import esc, table
 
@@ -24,15 +27,25 @@ def sample_sections(prompts: Callable[[str], list[Any]], results: list[Any]) -> 
     if result is None:
         return []
     asked = prompts(result.name)
+    before = list(starting or [])
     rows = [
-        [i + 1, _shown(asked[i]), _shorten(result.y_true[i]), _shorten(output["generated"])]
-        for i, output in enumerate(result.output[:MAX_SHOWN])
+        [
+            i + 1,
+            _shown(asked[i]),
+            _shorten(result.y_true[i]),
+            *([_shorten(before[i])] if before else []),
+            _shorten(output["generated"]),
+        ]
+        for i, output in enumerate(result.output[: len(before) or MAX_SHOWN])
     ]
+    headers = ["#", "prompt", "reference", *(["starting model"] if before else []), "tuned"]
     return [
         f"<h2>Sample generations ({esc(result.name)})</h2>",
         '<p class="muted">The prompt (the last user turn; earlier turns omitted), the '
-        "reference answer and the model's answer.</p>",
-        table(["#", "prompt", "reference", "generated"], rows),
+        "reference answer"
+        + (", the answer of the model before training" if before else "")
+        + " and the tuned model's answer.</p>",
+        table(headers, rows),
     ]
 
 
