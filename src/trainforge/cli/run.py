@@ -89,7 +89,19 @@ def evaluate(
 @app.command()
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Model package folder (RUN_DIR/model).")],
-    data: Annotated[str, typer.Argument(help="Rows to predict: a file or sklearn:NAME.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="Rows to predict: a file or sklearn:NAME (or --prompt)."),
+    ] = None,
+    prompt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prompt",
+            "-p",
+            help="Generation: answer this prompt, written to the terminal as it is generated "
+            "(repeatable; instead of DATA).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write JSON lines here instead of stdout."),
@@ -125,9 +137,17 @@ def predict(
     ] = None,
 ) -> None:
     """Predict rows with a trained model: one JSON object per row ({"text": ...} for
-    text_generation packages, whose decoding the --max-new-tokens ... --seed options set)."""
+    text_generation packages, whose decoding the --max-new-tokens ... --seed options set).
+    With --prompt, a text_generation package's answers are written as they are generated."""
     from trainforge.predict import load, write_predictions
 
+    if (data is None) == (prompt is None):
+        raise TrainforgeError(
+            "give the rows to predict (DATA) or --prompt, one of the two",
+            where="trainforge predict",
+            fix="trainforge predict MODEL_DIR rows.csv, or trainforge predict MODEL_DIR "
+            "--prompt 'How do I reset my PIN?'",
+        )
     model = load(model_dir, onnx=onnx)
     decoding = {
         "max_new_tokens": max_new_tokens,
@@ -137,9 +157,13 @@ def predict(
         "seed": seed,
     }
     decoding = {key: value for key, value in decoding.items() if value is not None}
-    if decoding:
-        model = _with_decoding(model, decoding)
-    frame = model.frame(data)
+    if decoding or prompt:
+        model = _with_decoding(model, decoding, "--prompt")
+    if prompt is not None and output is None:
+        _stream_answers(model, prompt)
+        return
+    column = model.config.data.prompt_column
+    frame = model.frame(data if prompt is None else [{column: p} for p in prompt])
     if limit is not None:
         frame = frame.head(limit)
     # Streamed: each line is written as soon as its chunk of rows is predicted.
@@ -152,10 +176,28 @@ def predict(
         typer.echo(f"Wrote {count} predictions to {output}", err=True)
 
 
-def _with_decoding(model: Any, decoding: dict[str, Any]) -> Any:
-    """The model with the decoding options of `predict`; refused for non-generative models."""
+def _stream_answers(model: Any, prompts: list[str]) -> None:
+    """Each prompt's answer written to stdout piece by piece, a blank line between answers."""
+    for i, prompt in enumerate(prompts):
+        if i:
+            sys.stdout.write("\n")
+        stream = model.stream(prompt)
+        for piece in stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        if stream.finish_reason == "length":
+            typer.echo(
+                f"(cut at {stream.completion_tokens} tokens: raise --max-new-tokens for more)",
+                err=True,
+            )
+
+
+def _with_decoding(model: Any, decoding: dict[str, Any], asked: str) -> Any:
+    """The model with the decoding options of `predict`; refused for non-generative models
+    (`asked`: the option that names the generation when `decoding` is empty)."""
     if not hasattr(model, "with_decoding"):
-        option = "--" + next(iter(decoding)).replace("_", "-")
+        option = "--" + next(iter(decoding)).replace("_", "-") if decoding else asked
         raise TrainforgeError(
             f"{option} sets how answers are generated; this package (task "
             f"{model.config.task!r}) does not generate text",

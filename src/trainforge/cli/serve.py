@@ -51,6 +51,12 @@ def serve(
     max_text_length: Annotated[
         int, typer.Option("--max-text-length", min=1, help="Most characters per text.")
     ] = 10_000,
+    max_new_tokens: Annotated[
+        int,
+        typer.Option(
+            "--max-new-tokens", min=1, help="Generation: most tokens per answer (max_tokens)."
+        ),
+    ] = 512,
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", min=1, help="Larger request bodies get 413.")
     ] = 1_048_576,
@@ -67,7 +73,8 @@ def serve(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
 ) -> None:
-    """Serve a model over HTTP (FastAPI): POST /v1/predict, /docs, /metrics."""
+    """Serve a model over HTTP (FastAPI): POST /v1/predict, /docs, /metrics; text generation
+    packages also POST /v1/generate and the OpenAI-compatible /v1/chat/completions."""
     from pydantic import ValidationError
 
     from trainforge.serving.server import run
@@ -85,6 +92,7 @@ def serve(
             max_wait_ms=max_wait_ms,
             max_inputs=max_inputs,
             max_text_length=max_text_length,
+            max_new_tokens=max_new_tokens,
             max_body_bytes=max_body_bytes,
             request_timeout_s=request_timeout,
             watch_interval_s=watch_interval,

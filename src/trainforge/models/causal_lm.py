@@ -14,6 +14,7 @@ Package layout:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,14 +163,39 @@ def answer_nll(
                 mask[i, : len(tokens)] = 1
                 labels[i, : len(trained)] = torch.tensor(trained)
             labels = labels.to(device)
-            logits = net(ids.to(device), mask.to(device), labels).float()
-            losses = nn.functional.cross_entropy(logits, scored_labels(labels), reduction="none")
-            scored = labels[:, 1:] != IGNORE
-            row = scored.nonzero()[:, 0]
-            sums = torch.zeros(len(part), device=device).index_add_(0, row, losses)
-            counts = scored.sum(dim=1)
+            sums = -answer_logps(net, ids.to(device), mask.to(device), labels)
+            counts = (labels[:, 1:] != IGNORE).sum(dim=1)
             scores += [(float(s), int(n)) for s, n in zip(sums, counts, strict=True)]
     return scores
+
+
+def answer_logps(
+    net: CausalLM, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """The summed log-probability of each row's labelled tokens given the tokens before them
+    (differentiable; only the labelled positions go through the output layer)."""
+    logits = net(input_ids, attention_mask, labels).float()
+    token_logps = -nn.functional.cross_entropy(logits, scored_labels(labels), reduction="none")
+    row = (labels[:, 1:] != IGNORE).nonzero()[:, 0]
+    return torch.zeros(len(labels), device=logits.device).index_add(0, row, token_logps)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated answer and what it cost.
+
+    Attributes:
+        text: the answer (cut before the first stop string).
+        prompt_tokens: tokens of the prompt.
+        completion_tokens: tokens generated, the one that ended the answer included.
+        finish_reason: 'stop' (an end-of-turn token or a stop string) or 'length'
+            (max_new_tokens, or the model's context, reached).
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
 
 
 def generate_texts(
@@ -180,29 +206,33 @@ def generate_texts(
     batch_size: int,
     ends: list[int],
 ) -> list[str]:
-    """The answer to each prompt (token ids of a rendered chat prompt), in prompt order.
+    """The answer to each prompt (token ids of a rendered chat prompt), in prompt order."""
+    return [c.text for c in generate_answers(net, tokenizer, prompts, options, batch_size, ends)]
+
+
+def generate_answers(
+    net: CausalLM,
+    tokenizer: Any,
+    prompts: list[list[int]],
+    options: GenerationConfig,
+    batch_size: int,
+    ends: list[int],
+) -> list[Completion]:
+    """The `Completion` of each prompt (token ids of a rendered chat prompt), in prompt order.
 
     Prompts of similar length share a batch, padded on the left so that every row's answer
-    starts at the same position.
+    starts at the same position. No answer runs past the model's context (`context_size`).
     """
     lm = net.encoder
     net.eval()
     device = next(net.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
-    settings: dict[str, Any] = {
-        "max_new_tokens": options.max_new_tokens,
-        "eos_token_id": ends,
-        "pad_token_id": pad,
-        "do_sample": options.temperature > 0,
-    }
-    if options.temperature > 0:
-        settings |= {"temperature": options.temperature, "top_p": options.top_p, "top_k": None}
-    if options.stop:
-        settings |= {"stop_strings": list(options.stop), "tokenizer": tokenizer}
+    pad = pad_id(tokenizer, ends)
+    settings = generate_settings(tokenizer, options, ends)
+    context = context_size(net)
     if options.seed is not None:
         torch.manual_seed(options.seed)
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    answers = [""] * len(prompts)
+    answers: list[Completion | None] = [None] * len(prompts)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
@@ -212,14 +242,78 @@ def generate_texts(
             for j, i in enumerate(rows):
                 ids[j, width - len(prompts[i]) :] = torch.tensor(prompts[i])
                 mask[j, width - len(prompts[i]) :] = 1
-            out = lm.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **settings)
+            room = new_tokens(options.max_new_tokens, width, context)
+            out = lm.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                **{**settings, "max_new_tokens": room},
+            )
             for j, i in enumerate(rows):
-                text = tokenizer.decode(out[j, width:], skip_special_tokens=True)
-                answers[i] = _before_stop(str(text), options.stop)
-    return answers
+                generated = out[j, width:].tolist()
+                text = str(tokenizer.decode(generated, skip_special_tokens=True))
+                answers[i] = _completion(
+                    generated, text, len(prompts[i]), room, options, ends=ends, pad=pad
+                )
+    return [answer for answer in answers if answer is not None]
 
 
-def _before_stop(text: str, stop: list[str]) -> str:
+def generate_settings(tokenizer: Any, options: GenerationConfig, ends: list[int]) -> dict[str, Any]:
+    """The keyword arguments of transformers' `generate` for the decoding `options`."""
+    settings: dict[str, Any] = {
+        "max_new_tokens": options.max_new_tokens,
+        "eos_token_id": ends,
+        "pad_token_id": pad_id(tokenizer, ends),
+        "do_sample": options.temperature > 0,
+    }
+    if options.temperature > 0:
+        settings |= {"temperature": options.temperature, "top_p": options.top_p, "top_k": None}
+    if options.stop:
+        settings |= {"stop_strings": list(options.stop), "tokenizer": tokenizer}
+    return settings
+
+
+def pad_id(tokenizer: Any, ends: list[int]) -> int:
+    """The token that pads prompts on the left and finished answers on the right."""
+    return int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else ends[0]
+
+
+def context_size(net: CausalLM) -> int | None:
+    """The most tokens (prompt and answer) the model reads; None when its config says not."""
+    config = net.encoder.config
+    config = getattr(config, "get_text_config", lambda: config)()
+    size = getattr(config, "max_position_embeddings", None)
+    return int(size) if isinstance(size, int) else None
+
+
+def new_tokens(wanted: int, prompt_tokens: int, context: int | None) -> int:
+    """`wanted`, or fewer where the prompt leaves less room in the context (at least 1)."""
+    if context is None:
+        return wanted
+    return max(1, min(wanted, context - prompt_tokens))
+
+
+def _completion(
+    generated: list[int],
+    text: str,
+    prompt_tokens: int,
+    room: int,
+    options: GenerationConfig,
+    *,
+    ends: list[int],
+    pad: int,
+) -> Completion:
+    # A finished row is padded up to the longest answer of its batch: count up to the padding.
+    end = next((k for k, t in enumerate(generated) if t in ends or t == pad), len(generated))
+    answer = before_stop(text, options.stop)
+    if answer != text:  # stopped by a stop string: what follows its token is padding
+        return Completion(answer, prompt_tokens, end, "stop")
+    if end < len(generated) and generated[end] in ends:
+        return Completion(answer, prompt_tokens, end + 1, "stop")
+    # transformers also stops where a stop string may end across the text's last tokens.
+    return Completion(answer, prompt_tokens, end, "length" if end >= room else "stop")
+
+
+def before_stop(text: str, stop: list[str]) -> str:
     """The text up to the first stop string."""
     cuts = [text.find(s) for s in stop if s and s in text]
     return text[: min(cuts)] if cuts else text

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -20,19 +19,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from trainforge import __version__
+from trainforge.models.turns import Turns
 from trainforge.package import MANIFEST
 from trainforge.serving.batching import Batcher
+from trainforge.serving.generation import model_call
 from trainforge.serving.holder import ModelHolder, ReloadError
 from trainforge.serving.limits import BodyLimitMiddleware
 from trainforge.serving.metrics import MetricsMiddleware, ServiceMetrics
-from trainforge.serving.routes import admin, predict, recommend, status
+from trainforge.serving.routes import admin, generate, predict, recommend, status
 from trainforge.serving.settings import ServeSettings
 
 DESCRIPTION = """Predictions from a trainforge model package.
 
 Send `{"inputs": [...]}` to `POST /v1/predict`: texts for text models, objects with one key per
 feature column for tabular models, `{"user": ..., "k": 10}` for recommenders (which also answer
-`GET /v1/recommend?user=..&k=..`); `GET /v1/metadata` gives the schema of one input. When the
+`GET /v1/recommend?user=..&k=..`); `GET /v1/metadata` gives the schema of one input.
+Text generation packages also answer `POST /v1/generate` and the OpenAI-compatible
+`POST /v1/chat/completions` (whole, or streamed with `"stream": true`). When the
 server runs with `--api-key-env`, send the key as `X-API-Key: KEY` or `Authorization: Bearer KEY`.
 """
 
@@ -59,7 +62,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.api_key = settings.api_key()
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
-    routers = (predict.router, recommend.router, status.router, admin.router)
+    routers = (predict.router, generate.router, recommend.router, status.router, admin.router)
     for router in routers:
         app.include_router(router)
     known_paths = {getattr(route, "path", "") for router in routers for route in router.routes}
@@ -75,13 +78,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServeSettings = app.state.settings
     metrics: ServiceMetrics = app.state.metrics
     holder = ModelHolder(settings, on_swap=metrics.swapped, on_refused=metrics.refused)
+    turns = Turns()  # one model call at a time: the batcher's and every stream's steps
     batcher = Batcher(
-        _model_call(holder),
+        model_call(holder, turns, metrics),
         max_batch_size=settings.max_batch_size,
         max_wait_ms=settings.max_wait_ms,
         on_batch=metrics.batch_size.observe,
     )
-    app.state.holder, app.state.batcher = holder, batcher
+    app.state.holder, app.state.batcher, app.state.turns = holder, batcher, turns
     await batcher.start()
     task = asyncio.create_task(_load_then_watch(holder, settings), name="trainforge-model")
     try:
@@ -101,17 +105,6 @@ async def _load_then_watch(holder: ModelHolder, settings: ServeSettings) -> None
     watched = not (settings.model_dir / MANIFEST).is_file()
     if watched and settings.watch_interval_s > 0:
         await holder.watch()
-
-
-def _model_call(holder: ModelHolder) -> Any:
-    def call(inputs: list[Any]) -> tuple[list[Any], str]:
-        # One reference for the whole batch: a swap during the call does not affect it.
-        loaded = holder.current
-        if loaded is None:
-            raise RuntimeError("no model loaded")  # routes check readiness before queueing
-        return loaded.model.predict(inputs), loaded.version
-
-    return call
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -55,6 +55,25 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.tokens = Counter(
+            "trainforge_tokens",
+            "Tokens of generation requests: prompt, or completion (generated).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.answers = Counter(
+            "trainforge_generations",
+            "Generated answers by finish reason: stop, length, or cancelled (the client left).",
+            ["finish_reason"],
+            registry=self.registry,
+        )
+
+    def generated(self, answer: Any) -> None:
+        """Record one answer (a `Completion`, or a `TextStream` that is over)."""
+        self.tokens.labels("prompt").inc(answer.prompt_tokens)
+        self.tokens.labels("completion").inc(answer.completion_tokens)
+        self.answers.labels(answer.finish_reason or "cancelled").inc()
+
     def swapped(self, loaded: LoadedModel) -> None:
         """Record a switch to a new model version."""
         self.reloads.labels("ok").inc()

@@ -48,6 +48,11 @@ class ServeSettings(BaseModel):
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="A prediction not answered in time gets 504."
     )
+    max_new_tokens: int = Field(
+        default=512,
+        ge=1,
+        description="Generation: most tokens one answer may have; a larger max_tokens gets 422.",
+    )
     max_batch_size: int = Field(
         default=32, ge=1, description="Most inputs per model call; 1 turns batching off."
     )

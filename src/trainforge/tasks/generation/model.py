@@ -2,12 +2,13 @@
 
 Rows are prompts (strings, a .txt file of one prompt per line) or rows in any of the training
 layouts (prompt/response, alpaca, chat); a row that holds an answer is asked what that answer
-answers. `predict` gives {"text": answer} per row; `generate` and `chat` are the direct ways in.
+answers. `predict` gives {"text": answer} per row; `generate` and `chat` are the direct ways in,
+`stream` writes one answer piece by piece.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,10 @@ from trainforge.data.conversations import (
 )
 from trainforge.errors import ConfigError, DataError
 from trainforge.tasks.model import Model, Rows, as_frame
+
+if TYPE_CHECKING:
+    from trainforge.models.causal_lm import Completion
+    from trainforge.models.causal_lm_stream import TextStream
 
 
 class GenerationModel(Model):
@@ -77,9 +82,13 @@ class GenerationModel(Model):
 
     def output(self, frame: Any) -> np.ndarray:
         """The generated answer of every row (object array of strings)."""
+        asked, places = self.asked(frame)
+        return np.asarray(self.answer(asked, places), dtype=object)
+
+    def asked(self, frame: pd.DataFrame) -> tuple[list[Messages], list[str]]:
+        """(the conversation each row asks the model to answer, the rows' places)."""
         conversations = self.conversations(frame)
-        asked = [prompt_turns(turns)[0] for turns in conversations.messages]
-        return np.asarray(self.answer(asked, conversations.places), dtype=object)
+        return [prompt_turns(turns)[0] for turns in conversations.messages], conversations.places
 
     def conversations(self, frame: pd.DataFrame, answers: bool = False) -> Conversations:
         """The rows as checked conversations, in whichever layout their columns show."""
@@ -90,21 +99,44 @@ class GenerationModel(Model):
         self, conversations: list[Messages], places: list[str] | None = None, **options: Any
     ) -> list[str]:
         """The generated answer to each conversation (each ending with the user's turn)."""
-        from trainforge.data.chat_tokens import prompt_ids
-        from trainforge.models.causal_lm import generate_texts
+        return [c.text for c in self.complete(conversations, places, **options)]
+
+    def complete(
+        self, conversations: list[Messages], places: list[str] | None = None, **options: Any
+    ) -> list[Completion]:
+        """The answer to each conversation with its token counts and why it ended.
+
+        Args:
+            conversations: checked conversations, each ending with the user's turn.
+            places: where each comes from, for errors (default: "conversation N").
+            options: decoding settings for this call (see `generate`).
+        """
+        from trainforge.models.causal_lm import generate_answers
 
         places = places or [f"conversation {i + 1}" for i in range(len(conversations))]
-        decoding = (
-            GenerationConfig.model_validate({**self.decoding.model_dump(), **options})
-            if options
-            else self.decoding
-        )
         prompts = [
-            prompt_ids(self.tokenizer, turns, place)
+            self.prompt_ids(turns, place)
             for turns, place in zip(conversations, places, strict=True)
         ]
         batch = self.config.train.eval_batch_size
-        return generate_texts(self.network, self.tokenizer, prompts, decoding, batch, self.ends)
+        decoding = self._decoding(options)
+        return generate_answers(self.network, self.tokenizer, prompts, decoding, batch, self.ends)
+
+    def prompt_ids(self, turns: Messages, place: str = "prompt") -> list[int]:
+        """The tokens the model is shown to answer `turns`; refused past the model's context."""
+        from trainforge.data.chat_tokens import prompt_ids
+        from trainforge.models.causal_lm import context_size
+
+        ids = prompt_ids(self.tokenizer, turns, place)
+        context = context_size(self.network)
+        if context is not None and len(ids) >= context:
+            raise DataError(
+                f"the prompt is {len(ids)} tokens, and the model reads at most {context} "
+                "(its context), the answer included",
+                where=place,
+                fix="Shorten the conversation, e.g. drop its earliest turns",
+            )
+        return ids
 
     def generate(self, prompts: str | list[str], **options: Any) -> str | list[str]:
         """Answer prompts (each the user's turn); one string in, one out.
@@ -118,9 +150,7 @@ class GenerationModel(Model):
             >>> model.generate("How do I reset my card PIN?")
         """
         texts = [prompts] if isinstance(prompts, str) else list(prompts)
-        conversations = [[{"role": "user", "content": str(text)}] for text in texts]
-        for i, turns in enumerate(conversations):
-            check_messages(turns, f"prompt {i + 1}", answers=False)
+        conversations = [self.conversation(text, f"prompt {i + 1}") for i, text in enumerate(texts)]
         answers = self.answer(conversations, **options)
         return answers[0] if isinstance(prompts, str) else answers
 
@@ -134,20 +164,49 @@ class GenerationModel(Model):
         """
         single = bool(messages) and isinstance(messages[0], dict)
         batch = [messages] if single else messages
-        conversations = []
-        for i, turns in enumerate(batch):
-            place = f"conversation {i + 1}"
-            parsed = chat_turns(turns, "messages", place)
-            check_messages(parsed, place, answers=False)
-            if parsed[-1]["role"] != "user":
-                raise DataError(
-                    "the conversation must end with the user's turn for the assistant to answer",
-                    where=place,
-                    fix="End the list with a user turn",
-                )
-            conversations.append(parsed)
+        conversations = [
+            self.conversation(turns, f"conversation {i + 1}") for i, turns in enumerate(batch)
+        ]
         answers = self.answer(conversations, **options)
         return answers[0] if single else answers
+
+    def stream(self, prompt_or_messages: str | list[Any], **options: Any) -> TextStream:
+        """The answer to a prompt or a conversation, piece by piece as it is written.
+
+        The pieces joined are what `generate` or `chat` answer (greedy decoding); the
+        stream's `completion_tokens` and `finish_reason` are set once it is done.
+
+        Example:
+            >>> for piece in model.stream("How do I reset my card PIN?"):
+            ...     print(piece, end="", flush=True)
+        """
+        from trainforge.models.causal_lm_stream import TextStream
+
+        place = "prompt" if isinstance(prompt_or_messages, str) else "conversation"
+        turns = self.conversation(prompt_or_messages, place)
+        ids = self.prompt_ids(turns, place)
+        decoding = self._decoding(options)
+        return TextStream(self.network, self.tokenizer, ids, decoding, self.ends)
+
+    def conversation(self, prompt_or_messages: str | list[Any], place: str) -> Messages:
+        """A prompt (the user's turn) or a list of {role, content}, checked to be answerable."""
+        if isinstance(prompt_or_messages, str):
+            turns = [{"role": "user", "content": prompt_or_messages}]
+        else:
+            turns = chat_turns(prompt_or_messages, "messages", place)
+        check_messages(turns, place, answers=False)
+        if turns[-1]["role"] != "user":
+            raise DataError(
+                "the conversation must end with the user's turn for the assistant to answer",
+                where=place,
+                fix="End the list with a user turn",
+            )
+        return turns
+
+    def _decoding(self, options: dict[str, Any]) -> GenerationConfig:
+        if not options:
+            return self.decoding
+        return GenerationConfig.model_validate({**self.decoding.model_dump(), **options})
 
     def evaluate(self, rows: Rows) -> dict[str, Any]:
         """Scores on rows with answers: loss and perplexity of the answers, and exact match,
