@@ -113,6 +113,11 @@ def plan(
     train = cfg.train
     if network is None:
         return _classical_plan(cfg, name, runtime, notes)
+    if train.gradient_checkpointing:
+        from trainforge.training.checkpointing import checkpoint_activations
+
+        if checkpoint_activations(network):
+            notes.append("gradient checkpointing: activations of one layer at a time are kept")
     parameters = sum(p.numel() for p in network.parameters())
     trainable = sum(p.numel() for p in network.parameters() if p.requires_grad)
     weights = sum(p.numel() * p.element_size() for p in network.parameters())

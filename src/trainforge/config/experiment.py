@@ -110,6 +110,12 @@ class ExperimentConfig(Section):
             )
         for check in family_checks():
             check(self)
+        transformer = self.spec.text or self.spec.target == "generation"
+        if self.train.gradient_checkpointing and not transformer:
+            raise ValueError(
+                "train.gradient_checkpointing applies to pretrained transformers (text tasks "
+                f"and text_generation); remove it from task {self.task!r}"
+            )
         if self.model.type == "logistic_regression" and not self.is_classification:
             raise ValueError(
                 "model.type 'logistic_regression' is a classifier; for task "

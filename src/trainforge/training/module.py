@@ -37,6 +37,10 @@ class TrainingModule(L.LightningModule):
         self.net = net
         self.target = target
         self.cfg = cfg
+        if cfg.gradient_checkpointing:
+            from trainforge.training.checkpointing import checkpoint_activations
+
+            checkpoint_activations(net)
         self.loss_fn = target.loss_fn()
         self.val_metrics = target.metric_collection()
         # A torchmetrics mean: with several processes, compute() weighs every row once
