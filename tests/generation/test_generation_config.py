@@ -28,10 +28,24 @@ def test_defaults_are_lora_on_the_embedded_smollm2() -> None:
     assert cfg.generation.temperature == 0.0  # greedy
 
 
-@pytest.mark.parametrize("objective", ["dpo", "causal_lm", "masked_lm"])
+@pytest.mark.parametrize("objective", ["causal_lm", "masked_lm"])
 def test_later_objectives_say_not_yet(objective: str) -> None:
     with pytest.raises(ConfigError, match=rf"model.objective '{objective}' is not supported yet"):
         load_config(_config(model={"objective": objective}))
+
+
+def test_dpo_settings_and_metrics_belong_to_dpo() -> None:
+    cfg = load_config(_config(model={"objective": "dpo", "dpo": {"beta": 0.3}}))
+    assert cfg.model.dpo.beta == 0.3
+    with pytest.raises(ConfigError, match=r"model.dpo does not apply to model.objective 'sft'"):
+        load_config(_config(model={"dpo": {"beta": 0.3}}))
+    with pytest.raises(ConfigError, match=r"'val_perplexity' is not logged by model.objective"):
+        load_config(
+            _config(
+                model={"objective": "dpo"},
+                train={"early_stopping": {"monitor": "val_perplexity"}},
+            )
+        )
 
 
 def test_an_unknown_objective_lists_the_values() -> None:

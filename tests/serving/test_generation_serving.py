@@ -66,9 +66,7 @@ def test_generate_answers_each_prompt_as_the_package_does(server: Server, local:
     response = post(server, "/v1/generate", {"prompt": QUESTIONS, "max_tokens": 12})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert [c["text"] for c in body["completions"]] == local.generate(
-        QUESTIONS, max_new_tokens=12
-    )
+    assert [c["text"] for c in body["completions"]] == local.generate(QUESTIONS, max_new_tokens=12)
     for completion in body["completions"]:
         assert completion["prompt_tokens"] > 0
         assert 0 < completion["completion_tokens"] <= 12

@@ -112,6 +112,15 @@ class DataConfig(Section):
     response_column: str = Field(
         default="response", description="text_generation: column of the answer to learn."
     )
+    chosen_column: str = Field(
+        default="chosen",
+        description="text_generation, model.objective dpo: column of the preferred answer "
+        "(text, or assistant turns [{role, content}]).",
+    )
+    rejected_column: str = Field(
+        default="rejected",
+        description="text_generation, model.objective dpo: column of the answer preferred less.",
+    )
     messages_column: str = Field(
         default="messages",
         description="text_generation: column of chat transcripts, lists of {role, content} "

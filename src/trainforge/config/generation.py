@@ -3,7 +3,7 @@ checks that span config sections.
 
 The task's `TaskSpec` (config/tasks.py) names these hooks; the data fields live in `data:`
 (`data.format`, `data.prompt_column`, `data.train_on_inputs`, ...) and the way to fit in
-`model:` (`model.objective`, `model.finetune`).
+`model:` (`model.objective`, `model.finetune`, `model.dpo`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from trainforge.config.model import DPOConfig
 from trainforge.config.section import Section
 from trainforge.errors import format_choices
 
@@ -21,12 +22,21 @@ if TYPE_CHECKING:
 
 GENERATION_FAMILY = "trainforge.tasks.generation"
 GENERATION_MODELS = ("transformer",)
-GENERATION_METRICS = ("val_loss", "val_perplexity", "train_loss")
+# Logged every epoch by model.objective sft, and by dpo (TRL's rewards/accuracies,
+# rewards/margins, rewards/chosen and rewards/rejected); val_loss is each objective's loss.
+SFT_METRICS = ("val_perplexity",)
+DPO_METRICS = (
+    "val_reward_accuracy",
+    "val_reward_margin",
+    "val_chosen_reward",
+    "val_rejected_reward",
+)
+GENERATION_METRICS = ("val_loss", "train_loss", *SFT_METRICS, *DPO_METRICS)
 DEFAULT_LM = "smollm2"
 # The ways to fit a generative model so far; the other text methods come later.
 GENERATION_METHODS = ("full", "lora")
-OBJECTIVES = ("sft",)
-LATER_OBJECTIVES = ("dpo", "causal_lm", "masked_lm")
+OBJECTIVES = ("sft", "dpo")
+LATER_OBJECTIVES = ("causal_lm", "masked_lm")
 # data.format values that describe conversations (the rest are token_classification's).
 CONVERSATION_FORMATS = ("prompt_response", "alpaca", "chat")
 # Keys of `data` that only a generation task reads.
@@ -34,9 +44,14 @@ GENERATION_DATA_FIELDS = (
     "prompt_column",
     "response_column",
     "messages_column",
+    "chosen_column",
+    "rejected_column",
     "train_on_inputs",
     "too_long",
 )
+# Keys of `data` that only model.objective dpo reads, and those it does not read.
+PREFERENCE_DATA_FIELDS = ("chosen_column", "rejected_column")
+SFT_DATA_FIELDS = ("response_column", "messages_column", "train_on_inputs")
 # A few epochs over short conversations; LoRA on a small LM learns at 2e-4, full at 2e-5.
 GENERATION_TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 3,
@@ -109,6 +124,11 @@ def check_generation_settings(cfg: ExperimentConfig) -> None:
             raise ValueError(
                 f"model.objective is for task 'text_generation'; remove it from task {cfg.task!r}"
             )
+        if model.dpo != DPOConfig():
+            raise ValueError(
+                f"model.dpo is for task 'text_generation' (model.objective 'dpo'); remove it "
+                f"from task {cfg.task!r}"
+            )
         if cfg.generation != GenerationConfig():
             raise ValueError(
                 f"the generation section is for task 'text_generation'; remove it from task "
@@ -125,6 +145,7 @@ def check_generation_settings(cfg: ExperimentConfig) -> None:
             f"model.objective {model.objective!r} is not supported yet; text_generation trains "
             f"with {format_choices(OBJECTIVES)} (supervised fine-tuning on conversations) for now"
         )
+    _check_objective(cfg, changed)
     if model.finetune not in GENERATION_METHODS:
         raise ValueError(
             f"model.finetune {model.finetune!r} is not supported for text_generation yet; use "
@@ -146,4 +167,40 @@ def check_generation_settings(cfg: ExperimentConfig) -> None:
             raise ValueError(
                 f"{key} does not apply to task 'text_generation' (yet): the loss is the "
                 "cross-entropy of the answer's tokens; remove it"
+            )
+
+
+def _check_objective(cfg: ExperimentConfig, changed: list[str]) -> None:
+    """Raise ValueError for the keys and monitored metrics of the other objective."""
+    data, model, objective = cfg.data, cfg.model, cfg.model.objective
+    others = SFT_DATA_FIELDS if objective == "dpo" else PREFERENCE_DATA_FIELDS
+    reader = "'sft' (conversations)" if objective == "dpo" else "'dpo' (preference rows)"
+    for name in changed:
+        if name in others:
+            raise ValueError(
+                f"data.{name} does not apply to model.objective {objective!r}; model.objective "
+                f"{reader} reads it; remove it"
+            )
+    if objective == "dpo" and data.format != "auto":
+        raise ValueError(
+            f"data.format {data.format!r} is a layout of model.objective 'sft'; 'dpo' reads "
+            "preference rows (data.prompt_column, data.chosen_column, data.rejected_column): "
+            "leave data.format 'auto'"
+        )
+    if objective != "dpo" and model.dpo != DPOConfig():
+        raise ValueError(
+            f"model.dpo does not apply to model.objective {objective!r}; remove it, or set "
+            "model.objective: dpo"
+        )
+    logged = DPO_METRICS if objective == "dpo" else SFT_METRICS
+    watched = {
+        "train.early_stopping.monitor": cfg.train.early_stopping
+        and cfg.train.early_stopping.monitor,
+        "tune.metric": cfg.tune and cfg.tune.metric,
+    }
+    for key, metric in watched.items():
+        if metric in (*SFT_METRICS, *DPO_METRICS) and metric not in logged:
+            raise ValueError(
+                f"{key} {metric!r} is not logged by model.objective {objective!r}; use one of "
+                f"{format_choices(['val_loss', *logged])}"
             )

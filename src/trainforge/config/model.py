@@ -25,6 +25,29 @@ class PeftConfig(Section):
     )
 
 
+class DPOConfig(Section):
+    """Direct preference optimisation (Rafailov et al., 2023), as TRL's DPOTrainer defines it.
+
+    The loss of a pair is -log σ(β·((π_c − ref_c) − (π_r − ref_r))), with π and ref the summed
+    log-probabilities of the chosen (c) and rejected (r) answers under the model in training
+    and under the starting model; label smoothing (cDPO) mixes in the flipped preference.
+    """
+
+    beta: float = Field(
+        default=0.1,
+        gt=0.0,
+        description="How far the model may move from the starting one: larger keeps it closer "
+        "(TRL's default 0.1; typically 0.1 to 0.5).",
+    )
+    label_smoothing: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="The assumed share of pairs whose preference is flipped (conservative "
+        "DPO); 0 is the original loss.",
+    )
+
+
 class AdapterConfig(Section):
     """Bottleneck adapters (Houlsby et al., 2019)."""
 
@@ -113,9 +136,11 @@ class ModelConfig(Section):
     objective: Literal["sft", "dpo", "causal_lm", "masked_lm"] = Field(
         default="sft",
         description="text_generation: what training optimises; 'sft' (supervised fine-tuning "
-        "on conversations, the loss on the assistant's tokens). 'dpo', 'causal_lm' and "
-        "'masked_lm' are not supported yet.",
+        "on conversations, the loss on the assistant's tokens) or 'dpo' (direct preference "
+        "optimisation on prompt/chosen/rejected rows, settings in model.dpo). 'causal_lm' "
+        "and 'masked_lm' are not supported yet.",
     )
+    dpo: DPOConfig = DPOConfig()
     labels: dict[str, str] | list[str] | None = Field(
         default=None,
         description="zero_shot: the labels, as names or {label: description}; the training "

@@ -107,8 +107,19 @@ def encode(
     *,
     ends: list[int],
     train_on_inputs: bool = False,
+    answers_from: int = 0,
 ) -> tuple[list[int], list[int]]:
-    """(tokens, labels) of a whole conversation; see the module docstring."""
+    """(tokens, labels) of a whole conversation; see the module docstring.
+
+    Args:
+        tokenizer: the backbone's tokenizer, with a chat template.
+        turns: the conversation, checked (`trainforge.data.conversations.check_messages`).
+        place: where it comes from, for errors.
+        ends: the tokens that end an answer (`end_ids`).
+        train_on_inputs: every token carries loss, not only the assistant's.
+        answers_from: only assistant turns from this index on carry loss; the earlier ones
+            are read as prompt (a preference pair's answer after a multi-turn prompt).
+    """
     if train_on_inputs:  # every token carries loss: no need to tell the answers apart
         every = _tokens(tokenizer, render(tokenizer, turns, place, prompt=False))
         return every, list(every)
@@ -121,7 +132,7 @@ def encode(
 
     done = ""
     for k, turn in enumerate(turns):
-        if turn["role"] != "assistant":
+        if turn["role"] != "assistant" or k < answers_from:
             continue
         asked = render(tokenizer, turns[:k], place, prompt=True)
         answered = render(tokenizer, turns[: k + 1], place, prompt=False)

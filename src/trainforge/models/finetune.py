@@ -8,6 +8,7 @@ LoRA classifiers otherwise predict at random, peft issues #310 and #577).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightning as L
@@ -93,7 +94,10 @@ def _peft_wrap(net: Network, model: ModelConfig, total_steps: int) -> Any:
             modules_to_save=head_modules or None,
         )
     try:
-        return peft.get_peft_model(net.encoder, config)
+        with warnings.catch_warnings():
+            # peft reads transformers' deprecated `is_gradient_checkpointing` when it wraps.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            return peft.get_peft_model(net.encoder, config)
     except ValueError as exc:
         from trainforge.errors import ConfigError
 

@@ -1,6 +1,7 @@
 """Text generation: supervised fine-tuning (full or LoRA) of a causal language model on
-prompt/response, alpaca or chat rows, with the backbone's own chat template; packages load in
-plain transformers and answer with `predict`, `generate` and `chat`."""
+prompt/response, alpaca or chat rows, or direct preference optimisation on prompt/chosen/
+rejected rows, with the backbone's own chat template; packages load in plain transformers and
+answer with `predict`, `generate` and `chat`, whichever the objective."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ class GenerationFamily(TaskFamily):
     input_kind: InputKind = "text"
 
     def prepare(self, cfg: Any, load_package: LoadPackage) -> Prepared:
+        if cfg.model.objective == "dpo":
+            from trainforge.tasks.generation import prepare_dpo
+
+            return prepare_dpo.prepare(cfg, load_package)
         from trainforge.tasks.generation.prepare import prepare
 
         return prepare(cfg, load_package)
@@ -94,7 +99,11 @@ class GenerationFamily(TaskFamily):
             f"the activations include the logits over the whole vocabulary ({vocabulary:,} "
             "tokens) at every position"
         )
-        probe = probe_batch(tokenizer, length, PROBE_ROWS)
+        # A DPO row is a pair: its chosen and its rejected sequence go through together.
+        sequences = PROBE_ROWS * (2 if cfg.model.objective == "dpo" else 1)
+        if sequences > PROBE_ROWS:
+            notes.append("model.objective dpo: a row is a preference pair, two sequences")
+        probe = probe_batch(tokenizer, length, sequences)
         return network, probe, self.describe(cfg)
 
 

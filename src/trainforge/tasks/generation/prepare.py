@@ -10,20 +10,24 @@ split is also answered (greedy by default) and the answers scored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from trainforge.config import ExperimentConfig
+from trainforge.config import DataConfig, ExperimentConfig
 from trainforge.data.chat_tokens import Encoded, encode, end_ids, ensure_template, fit_length
 from trainforge.data.conversations import Conversations, prompt_turns, read_conversations
+from trainforge.data.preferences import Preferences
 from trainforge.errors import DataError
 from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
 from trainforge.tasks.generation.model import GenerationModel
 from trainforge.tasks.generation.target import GenerationTarget
 
 log = logging.getLogger(__name__)
+# The rows of a split: conversations (sft) or preference pairs (dpo).
+Rows = TypeVar("Rows", Conversations, Preferences)
 
 
 def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
@@ -32,42 +36,21 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
     from trainforge.models.causal_lm import load_causal_lm, save_causal_lm
     from trainforge.training.seeding import seed_all
 
-    sources = read_splits(cfg)
+    sources = read_splits(cfg, read_conversations)
     tokenizer, net = load_causal_lm(cfg.model.backbone)
     ensure_template(tokenizer, cfg.model.backbone, sources["train"].layout)
     ends = end_ids(tokenizer, net.encoder.generation_config)
     encoded = encode_splits(tokenizer, sources, cfg, ends)
-    kept = {
-        split: [i for i, e in enumerate(rows) if e.status != "dropped"]
-        for split, rows in encoded.items()
-    }
-    counts = _counts(encoded, cfg)
-    for split in ("validation", "test"):
-        if split in kept and not kept[split]:
-            log.warning(
-                "every %s conversation is longer than train.max_length (%d tokens): the %s "
-                "split is not scored",
-                split,
-                cfg.train.max_length,
-                split,
-            )
-            del kept[split]
-    if not kept["train"]:
-        raise DataError(
-            f"every training conversation is longer than train.max_length "
-            f"({cfg.train.max_length} tokens) and was dropped",
-            where=sources["train"].source,
-            fix="Raise train.max_length, or set data.too_long: truncate",
-        )
+    statuses = {split: [e.status for e in rows] for split, rows in encoded.items()}
+    counts = cut_counts(statuses, cfg)
+    kept = kept_rows(statuses, cfg, sources["train"].source)
     references = {
         split: [prompt_turns(sources[split].messages[i])[1] or "" for i in rows]
         for split, rows in kept.items()
     }
     target = GenerationTarget().fit(references["train"])
     seed_all(cfg.train.seed)
-    batches = -(-len(kept["train"]) // cfg.train.batch_size)
-    steps = min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
-    finetune.prepare(net, cfg.model, steps)
+    finetune.prepare(net, cfg.model, training_steps(len(kept["train"]), cfg))
     model = GenerationModel(cfg, tokenizer, target, net, ends)
     adapter_only = cfg.model.peft.adapter_only
 
@@ -132,41 +115,52 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
 
         return sample_sections(prompts, results, starting)
 
-    trainable, total = finetune.trainable_fraction(net)
     return Prepared(
         model=model,
         rows={split: len(r) for split, r in kept.items()},
         fit=fit,
         evaluate=evaluate,
-        manifest={
-            "network": {"kind": "causal_lm", "adapter_only": adapter_only},
-            "backbone": cfg.model.backbone,
-            "finetune": cfg.model.finetune,
-            "objective": cfg.model.objective,
-            "layout": sources["train"].layout,
-            "trainable_parameters": trainable,
-            "total_parameters": total,
-            "examples": {
-                split: {
-                    s: sum(e.status == s for e in rows) for s in ("kept", "truncated", "dropped")
-                }
-                for split, rows in encoded.items()
-            },
-        },
+        manifest=package_manifest(cfg, net, sources["train"].layout, statuses),
         write_files=write_files,
         report_sections=report_sections,
     )
 
 
-def read_splits(cfg: ExperimentConfig) -> dict[str, Conversations]:
-    """The conversations of every split, checked; validation and test carved out of train
-    where the config gives no file for them."""
+def package_manifest(
+    cfg: ExperimentConfig, net: Any, layout: str, statuses: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """The task's entries of the package manifest (the same for every objective)."""
+    from trainforge.models import finetune
+
+    trainable, total = finetune.trainable_fraction(net)
+    return {
+        "network": {"kind": "causal_lm", "adapter_only": cfg.model.peft.adapter_only},
+        "backbone": cfg.model.backbone,
+        "finetune": cfg.model.finetune,
+        "objective": cfg.model.objective,
+        "layout": layout,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "examples": status_counts(statuses),
+    }
+
+
+def training_steps(examples: int, cfg: ExperimentConfig) -> int:
+    """Optimiser steps of the whole run (LoRA's and the schedules' horizon)."""
+    batches = -(-examples // cfg.train.batch_size)
+    return min(batches * cfg.train.epochs, cfg.train.max_steps or batches * cfg.train.epochs)
+
+
+def read_splits(cfg: ExperimentConfig, read: Callable[[str, DataConfig], Rows]) -> dict[str, Rows]:
+    """The rows of every split as `read` reads and checks them (`read_conversations` or
+    `read_preferences`); validation and test carved out of train where the config gives no
+    file for them."""
     data = cfg.data
-    sources = {"train": read_conversations(data.train, data)}
+    sources = {"train": read(data.train, data)}
     for split in ("validation", "test"):
         spec = getattr(data, split)
         if spec is not None:
-            sources[split] = read_conversations(spec, data)
+            sources[split] = read(spec, data)
     _split_missing(cfg, sources)
     return sources
 
@@ -188,28 +182,70 @@ def encode_splits(
     return encoded
 
 
-def _counts(encoded: dict[str, list[Encoded]], cfg: ExperimentConfig) -> dict[str, int]:
-    """Conversations truncated and dropped over all splits (logged, and kept in the metrics)."""
-    truncated = sum(e.status == "truncated" for rows in encoded.values() for e in rows)
-    dropped = sum(e.status == "dropped" for rows in encoded.values() for e in rows)
+def status_counts(statuses: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+    """Per split, the examples kept whole, truncated and dropped (the package manifest's)."""
+    return {
+        split: {s: rows.count(s) for s in ("kept", "truncated", "dropped")}
+        for split, rows in statuses.items()
+    }
+
+
+def cut_counts(
+    statuses: Mapping[str, Sequence[str]], cfg: ExperimentConfig, noun: str = "conversation"
+) -> dict[str, int]:
+    """Examples truncated and dropped over all splits (logged, and kept in the metrics)."""
+    truncated = sum(rows.count("truncated") for rows in statuses.values())
+    dropped = sum(rows.count("dropped") for rows in statuses.values())
     length = cfg.train.max_length
     if truncated:
         log.warning(
-            "%d conversation(s) longer than train.max_length (%d tokens) were truncated",
+            "%d %s(s) longer than train.max_length (%d tokens) were truncated",
             truncated,
+            noun,
             length,
         )
     if dropped:
         log.warning(
-            "%d conversation(s) longer than train.max_length (%d tokens) were dropped",
-            dropped,
-            length,
+            "%d %s(s) longer than train.max_length (%d tokens) were dropped", dropped, noun, length
         )
     return {"truncated_examples": truncated, "dropped_examples": dropped}
 
 
-def _split_missing(cfg: ExperimentConfig, sources: dict[str, Conversations]) -> None:
-    """Carve validation / test conversations out of train when those files are not given."""
+def kept_rows(
+    statuses: Mapping[str, Sequence[str]],
+    cfg: ExperimentConfig,
+    source: str,
+    noun: str = "conversation",
+) -> dict[str, list[int]]:
+    """The rows of each split that are not dropped; a validation or test split with none left
+    is not scored (with a warning), a training split with none is an error."""
+    kept = {
+        split: [i for i, status in enumerate(rows) if status != "dropped"]
+        for split, rows in statuses.items()
+    }
+    for split in ("validation", "test"):
+        if split in kept and not kept[split]:
+            log.warning(
+                "every %s %s is longer than train.max_length (%d tokens): the %s split is not "
+                "scored",
+                split,
+                noun,
+                cfg.train.max_length,
+                split,
+            )
+            del kept[split]
+    if not kept["train"]:
+        raise DataError(
+            f"every training {noun} is longer than train.max_length "
+            f"({cfg.train.max_length} tokens) and was dropped",
+            where=source,
+            fix="Raise train.max_length, or set data.too_long: truncate",
+        )
+    return kept
+
+
+def _split_missing(cfg: ExperimentConfig, sources: dict[str, Rows]) -> None:
+    """Carve validation / test rows out of train when those files are not given."""
     from trainforge.data.text import split_off
 
     split = cfg.data.split

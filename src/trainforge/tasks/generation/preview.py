@@ -1,7 +1,8 @@
 """`trainforge preview` for text generation: conversations rendered by the backbone's chat
 template, the tokens that carry loss marked, the counts cut to train.max_length, and how much
 of the compute the length-grouped batches spend on padding (against packing the examples
-into full sequences)."""
+into full sequences). With model.objective dpo an example is a preference pair, shown as its
+chosen and its rejected sequence with the answer's tokens (those scored) marked."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from trainforge.tasks.preview import Piece, Preview, PreviewExample
 
 
 def preview(cfg: ExperimentConfig, rows: int) -> Preview:
-    """The first `rows` training conversations as training reads them (no weights loaded)."""
+    """The first `rows` training conversations (or pairs) as training reads them (no weights
+    loaded)."""
+    from trainforge.data.conversations import read_conversations
     from trainforge.models.causal_lm import load_tokenizer
-    from trainforge.tasks.generation.prepare import encode_splits, read_splits
+    from trainforge.tasks.generation.prepare import encode_splits, read_splits, status_counts
 
-    sources = read_splits(cfg)
+    if cfg.model.objective == "dpo":
+        return _pairs(cfg, rows)
+    sources = read_splits(cfg, read_conversations)
     tokenizer, generation = load_tokenizer(cfg.model.backbone)
     ensure_template(tokenizer, cfg.model.backbone, sources["train"].layout)
     encoded = encode_splits(tokenizer, sources, cfg, end_ids(tokenizer, generation))
@@ -26,12 +31,38 @@ def preview(cfg: ExperimentConfig, rows: int) -> Preview:
         _example(tokenizer, place, e)
         for place, e in zip(sources["train"].places[:rows], train[:rows], strict=True)
     ]
-    counts = {
-        split: {s: sum(e.status == s for e in items) for s in ("kept", "truncated", "dropped")}
-        for split, items in encoded.items()
-    }
-    lengths = [len(e.input_ids) for e in train if e.status != "dropped"]
-    stats, notes = _token_stats(lengths, [e.labels for e in train if e.status != "dropped"], cfg)
+    counts = status_counts({split: [e.status for e in items] for split, items in encoded.items()})
+    kept = [[e] for e in train if e.status != "dropped"]
+    stats, notes = _token_stats(kept, cfg)
+    return Preview(cfg.task, cfg.train.max_length, examples, counts, stats, notes)
+
+
+def _pairs(cfg: ExperimentConfig, rows: int) -> Preview:
+    """The first `rows` training pairs, each as its chosen and its rejected sequence."""
+    from trainforge.data.preferences import read_preferences
+    from trainforge.models.causal_lm import load_tokenizer
+    from trainforge.tasks.generation.prepare import read_splits, status_counts
+    from trainforge.tasks.generation.prepare_dpo import encode_pairs, pair_status, template_layout
+
+    sources = read_splits(cfg, read_preferences)
+    tokenizer, generation = load_tokenizer(cfg.model.backbone)
+    ensure_template(tokenizer, cfg.model.backbone, template_layout(sources["train"]))
+    encoded = encode_pairs(tokenizer, sources, cfg, end_ids(tokenizer, generation))
+    train = encoded["train"]
+    examples = [
+        _example(tokenizer, f"{place} ({side})", e)
+        for place, pair in zip(sources["train"].places[:rows], train[:rows], strict=True)
+        for side, e in zip(("chosen", "rejected"), pair, strict=True)
+    ]
+    counts = status_counts(
+        {split: [pair_status(p) for p in pairs] for split, pairs in encoded.items()}
+    )
+    kept = [list(pair) for pair in train if pair_status(pair) != "dropped"]
+    stats, notes = _token_stats(kept, cfg)
+    notes.append(
+        "model.objective dpo: an example is a pair; its chosen and rejected sequences share a "
+        "batch, and the marked tokens are the answer's, whose log-probability the loss compares"
+    )
     return Preview(cfg.task, cfg.train.max_length, examples, counts, stats, notes)
 
 
@@ -60,28 +91,35 @@ def _example(tokenizer: Any, place: str, encoded: Encoded) -> PreviewExample:
 
 
 def _token_stats(
-    lengths: list[int], labels: list[list[int]], cfg: ExperimentConfig
+    examples: list[list[Encoded]], cfg: ExperimentConfig
 ) -> tuple[dict[str, float], list[str]]:
     """Lengths, the share of tokens that carry loss, and the padding of one epoch's batches
-    as training cuts them against packing into train.max_length sequences."""
+    as training cuts them against packing into train.max_length sequences.
+
+    Each example is its sequences (one conversation, or a pair's two), batched together and
+    padded to the batch's longest.
+    """
     import numpy as np
 
     from trainforge.training.text_data import LengthGroupedBatchSampler
 
-    if not lengths:
+    if not examples:
         return {}, ["no training example is kept"]
     batch, max_length = cfg.train.batch_size, cfg.train.max_length
+    sequences = [e for example in examples for e in example]
+    lengths = [len(e.input_ids) for e in sequences]
+    widths = [max(len(e.input_ids) for e in example) for example in examples]
     if cfg.train.group_by_length:
-        batches = list(LengthGroupedBatchSampler(lengths, batch, cfg.train.seed))
+        batches = list(LengthGroupedBatchSampler(widths, batch, cfg.train.seed))
     else:
-        order = np.random.default_rng(cfg.train.seed).permutation(len(lengths))
+        order = np.random.default_rng(cfg.train.seed).permutation(len(widths))
         batches = [order[i : i + batch].tolist() for i in range(0, len(order), batch)]
     real = sum(lengths)
-    computed = sum(max(lengths[i] for i in b) * len(b) for b in batches)
-    trained = sum(sum(label != IGNORE for label in row[1:]) for row in labels)
+    computed = sum(max(widths[i] for i in b) * sum(len(examples[i]) for i in b) for b in batches)
+    trained = sum(sum(label != IGNORE for label in e.labels[1:]) for e in sequences)
     packed = -(-real // max_length)
     stats: dict[str, float] = {
-        "examples": len(lengths),
+        "examples": len(examples),
         "tokens": real,
         "tokens_with_loss": trained,
         "share_with_loss": trained / real,

@@ -1,5 +1,6 @@
 """The generation report's own section: a handful of test conversations with the reference
-answer and the generated one, side by side (what a reader checks before any score)."""
+answer (with DPO, the chosen and the rejected one) and the generated one, side by side (what a
+reader checks before any score)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ MAX_CHARS = 300  # of each text shown
 
 
 def sample_sections(
-    prompts: Callable[[str], list[Any]], results: list[Any], starting: list[str] | None = None
+    prompts: Callable[[str], list[Any]],
+    results: list[Any],
+    starting: list[str] | None = None,
+    rejected: Callable[[str], list[str]] | None = None,
 ) -> list[str]:
     """A table of sample generations of the generated split (the test split).
 
@@ -20,6 +24,8 @@ def sample_sections(
         results: the evaluated splits (`trainforge.evaluation.SplitResult`); rows whose
             output holds a "generated" answer are shown.
         starting: the answers of the model before training to the first rows, if known.
+        rejected: preference rows (DPO): split name -> the rejected answers; the references
+            are then the chosen ones.
     """
     from trainforge.evaluation.html import esc, table
 
@@ -28,21 +34,25 @@ def sample_sections(
         return []
     asked = prompts(result.name)
     before = list(starting or [])
+    worse = rejected(result.name) if rejected is not None else []
     rows = [
         [
             i + 1,
             _shown(asked[i]),
             _shorten(result.y_true[i]),
+            *([_shorten(worse[i])] if rejected is not None else []),
             *([_shorten(before[i])] if before else []),
             _shorten(output["generated"]),
         ]
         for i, output in enumerate(result.output[: len(before) or MAX_SHOWN])
     ]
-    headers = ["#", "prompt", "reference", *(["starting model"] if before else []), "tuned"]
+    answers = ["chosen", "rejected"] if rejected is not None else ["reference"]
+    headers = ["#", "prompt", *answers, *(["starting model"] if before else []), "tuned"]
+    given = "chosen and rejected answers" if rejected is not None else "reference answer"
     return [
         f"<h2>Sample generations ({esc(result.name)})</h2>",
         '<p class="muted">The prompt (the last user turn; earlier turns omitted), the '
-        "reference answer"
+        + given
         + (", the answer of the model before training" if before else "")
         + " and the tuned model's answer.</p>",
         table(headers, rows),
