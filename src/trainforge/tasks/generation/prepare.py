@@ -19,6 +19,7 @@ import numpy as np
 from trainforge.config import DataConfig, ExperimentConfig
 from trainforge.data.chat_tokens import Encoded, encode, end_ids, ensure_template, fit_length
 from trainforge.data.conversations import Conversations, prompt_turns, read_conversations
+from trainforge.data.corpus import Corpus
 from trainforge.data.preferences import Preferences
 from trainforge.errors import DataError
 from trainforge.tasks.family import FitOptions, Fitted, LoadPackage, Prepared
@@ -26,8 +27,8 @@ from trainforge.tasks.generation.model import GenerationModel
 from trainforge.tasks.generation.target import GenerationTarget
 
 log = logging.getLogger(__name__)
-# The rows of a split: conversations (sft) or preference pairs (dpo).
-Rows = TypeVar("Rows", Conversations, Preferences)
+# The rows of a split: conversations (sft), preference pairs (dpo) or documents (causal_lm).
+Rows = TypeVar("Rows", Conversations, Preferences, Corpus)
 
 
 def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
@@ -70,8 +71,8 @@ def prepare(cfg: ExperimentConfig, load_package: LoadPackage) -> Prepared:
             starting[:] = model.answer(asked, shown.places)
 
         loaders = (
-            _loader(rows("train"), cfg, model.pad_id, train=True),
-            _loader(rows("validation"), cfg, model.pad_id, train=False)
+            batch_loader(rows("train"), cfg, model.pad_id, train=True),
+            batch_loader(rows("validation"), cfg, model.pad_id, train=False)
             if kept.get("validation")
             else None,
         )
@@ -260,7 +261,7 @@ def _split_missing(cfg: ExperimentConfig, sources: dict[str, Rows]) -> None:
         whole -= fraction
 
 
-def _loader(
+def batch_loader(
     rows: list[tuple[list[int], list[int]]], cfg: ExperimentConfig, pad: int, *, train: bool
 ) -> Any:
     """Batches of similar length (training) or in order, padded on the right."""

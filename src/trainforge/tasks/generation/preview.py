@@ -22,6 +22,8 @@ def preview(cfg: ExperimentConfig, rows: int) -> Preview:
 
     if cfg.model.objective == "dpo":
         return _pairs(cfg, rows)
+    if cfg.model.objective == "causal_lm":
+        return _blocks(cfg, rows)
     sources = read_splits(cfg, read_conversations)
     tokenizer, generation = load_tokenizer(cfg.model.backbone)
     ensure_template(tokenizer, cfg.model.backbone, sources["train"].layout)
@@ -62,6 +64,41 @@ def _pairs(cfg: ExperimentConfig, rows: int) -> Preview:
     notes.append(
         "model.objective dpo: an example is a pair; its chosen and rejected sequences share a "
         "batch, and the marked tokens are the answer's, whose log-probability the loss compares"
+    )
+    return Preview(cfg.task, cfg.train.max_length, examples, counts, stats, notes)
+
+
+def _blocks(cfg: ExperimentConfig, rows: int) -> Preview:
+    """The first `rows` training blocks of continued pre-training (every token carries loss)."""
+    from trainforge.data.corpus import read_corpus
+    from trainforge.models.causal_lm import load_tokenizer
+    from trainforge.tasks.generation.prepare import read_splits
+    from trainforge.tasks.generation.pretrain import separator, text_blocks
+
+    sources = read_splits(cfg, read_corpus)
+    tokenizer, generation = load_tokenizer(cfg.model.backbone)
+    between = separator(tokenizer, end_ids(tokenizer, generation))
+    blocks = {
+        split: [
+            Encoded(ids, labels, "kept")
+            for ids, labels in text_blocks(tokenizer, corpus, cfg.train.max_length, between)
+        ]
+        for split, corpus in sources.items()
+    }
+    source = sources["train"].source
+    examples = [
+        _example(tokenizer, f"{source} block {n}", block)
+        for n, block in enumerate(blocks["train"][:rows], start=1)
+    ]
+    counts = {
+        split: {"kept": len(items), "truncated": 0, "dropped": 0} for split, items in blocks.items()
+    }
+    stats, notes = _token_stats([[block] for block in blocks["train"]], cfg)
+    documents = {split: len(corpus) for split, corpus in sources.items()}
+    notes.append(
+        "model.objective causal_lm: the documents (train "
+        f"{documents['train']:,}) are joined, {tokenizer.decode([between])!r} between them, and "
+        f"cut into blocks of {cfg.train.max_length} tokens; the counts are blocks"
     )
     return Preview(cfg.task, cfg.train.max_length, examples, counts, stats, notes)
 
